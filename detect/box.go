@@ -58,7 +58,9 @@ func (b Box) Intersect(o Box) Box {
 }
 
 // Scale multiplies every coordinate by s (from a resized image back to the original).
-func (b Box) Scale(sx, sy float32) Box { return Box{X: b.X * sx, Y: b.Y * sy, W: b.W * sx, H: b.H * sy} }
+func (b Box) Scale(sx, sy float32) Box {
+	return Box{X: b.X * sx, Y: b.Y * sy, W: b.W * sx, H: b.H * sy}
+}
 
 // Clip clamps the box to the image [0, w) x [0, h).
 func (b Box) Clip(w, h float32) Box {

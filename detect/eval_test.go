@@ -77,8 +77,8 @@ func TestEvaluate(t *testing.T) {
 	}}
 	dets := [][]Detection{
 		{
-			{Box: Box{0, 0, 10, 10}, Score: 0.9},     // TP
-			{Box: Box{1, 0, 10, 10}, Score: 0.8},     // duplicate: FP
+			{Box: Box{0, 0, 10, 10}, Score: 0.9},      // TP
+			{Box: Box{1, 0, 10, 10}, Score: 0.8},      // duplicate: FP
 			{Box: Box{200, 200, 10, 10}, Score: 0.95}, // ignored
 		},
 		{{Box: Box{0, 0, 20, 19}, Score: 0.7}}, // TP
