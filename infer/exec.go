@@ -1,0 +1,552 @@
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// Precision selects the executor.
+type Precision uint8
+
+const (
+	Float32 Precision = iota // float32 reference executor
+	Int8                     // int8 executor: needs Graph.Ranges for every tensor
+)
+
+func (p Precision) String() string {
+	switch p {
+	case Float32:
+		return "float32"
+	case Int8:
+		return "int8"
+	}
+	return fmt.Sprintf("Precision(%d)", uint8(p))
+}
+
+// Options configure NewModel.
+type Options struct {
+	Precision Precision
+	// Threads is the number of goroutines a Session uses to run one layer
+	// (0 means runtime.NumCPU()). Results do not depend on it.
+	Threads int
+
+	// keepAll disables buffer reuse so every tensor can be read after Run
+	// (calibration, SQNR reports, TensorFloat).
+	keepAll bool
+}
+
+// ErrMissingRange is wrapped by NewModel's error when an int8 model lacks the
+// calibrated range of a tensor.
+var ErrMissingRange = errors.New("missing calibrated range")
+
+// tensor is a planned activation: where it lives in a session's arena.
+type tensor struct {
+	name  string
+	shape Shape
+	off   int // offset in the arena (elements)
+	root  int // index of the tensor whose storage this one aliases (itself when not an alias)
+	// int8 quantization parameters (Int8 models only).
+	scale float32
+	zp    int32
+}
+
+func (t *tensor) size() int { return t.shape.Elems() }
+
+// layer is one compiled node. Layers are shared between the sessions of a
+// model: they hold arena offsets and weights, never per-run buffers.
+type layer interface {
+	run(s *Session)
+}
+
+// parter is a layer whose work splits into independent items [lo, hi) that
+// the session's workers may run at once; w is the worker index (for scratch).
+type parter interface {
+	part(s *Session, w, lo, hi int)
+}
+
+// Model is a compiled graph: weights packed once, activation memory planned
+// for fixed input shapes. A Model is immutable and safe for concurrent use;
+// each goroutine runs it through its own Session.
+type Model struct {
+	g       *Graph
+	opt     Options
+	threads int
+	shapes  map[string]Shape
+	tensors []*tensor
+	byName  map[string]int
+	inputs  []int // tensor indices
+	outputs []int
+	layers  []layer
+	nodeOut []int // tensor index written by layers[i]'s node (for debugging helpers)
+
+	arena    int // arena size in elements
+	scratchF int // float32 scratch per worker
+	scratchB int // int8 scratch per worker
+	scratchI int // int32 scratch per worker
+
+	w *weights // packed weights, shared with models made by Reshape
+}
+
+// weights caches per-node packed weights so that Reshape shares them.
+type weights struct {
+	mu sync.Mutex
+	m  map[*Node]any
+}
+
+func (w *weights) get(n *Node, make func() (any, error)) (any, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if v, ok := w.m[n]; ok {
+		return v, nil
+	}
+	v, err := make()
+	if err != nil {
+		return nil, err
+	}
+	w.m[n] = v
+	return v, nil
+}
+
+// NewModel compiles g for execution. It does not modify g: it works on a copy
+// in which BatchNorm nodes are folded into the preceding Conv/Dense
+// (Graph.Fold) or turned into Affine nodes, then checks shapes (Graph.Check),
+// packs the weights and plans the activation arena.
+//
+// For Int8 it needs g.Ranges for every tensor (graph inputs and nodes; a
+// folded BatchNorm's range is used for the conv it was folded into) and
+// quantizes the float weights per output channel, or uses Node.QW when present.
+func NewModel(g *Graph, opt Options) (*Model, error) {
+	if g == nil {
+		return nil, fmt.Errorf("%w: nil graph", ErrInvalidGraph)
+	}
+	if opt.Precision != Float32 && opt.Precision != Int8 {
+		return nil, fmt.Errorf("infer: unknown precision %v", opt.Precision)
+	}
+	c := cloneForExec(g)
+	return compile(c, opt, &weights{m: map[*Node]any{}})
+}
+
+// cloneForExec copies g deep enough that folding cannot touch the caller's
+// graph, folds it and carries folded BatchNorm ranges over to their conv.
+func cloneForExec(g *Graph) *Graph {
+	c := *g
+	c.Inputs = slices.Clone(g.Inputs)
+	c.Outputs = slices.Clone(g.Outputs)
+	c.Nodes = make([]*Node, len(g.Nodes))
+	hasBN := false
+	for _, n := range g.Nodes {
+		if n != nil && n.Op == OpBatchNorm {
+			hasBN = true
+		}
+	}
+	if !hasBN {
+		copy(c.Nodes, g.Nodes)
+		return &c
+	}
+	bnOf := map[string]string{} // producer -> BatchNorm reading it
+	for i, n := range g.Nodes {
+		if n == nil {
+			continue
+		}
+		nn := *n
+		nn.Inputs = slices.Clone(n.Inputs)
+		if n.W != nil {
+			nn.W = &Tensor{Shape: n.W.Shape, Data: slices.Clone(n.W.Data)}
+		}
+		nn.B = slices.Clone(n.B)
+		c.Nodes[i] = &nn
+		if n.Op == OpBatchNorm && len(n.Inputs) == 1 {
+			bnOf[n.Inputs[0]] = n.Name
+		}
+	}
+	for _, n := range c.Nodes {
+		if n == nil {
+			return &c // Check reports it
+		}
+	}
+	c.Fold()
+	if g.Ranges != nil {
+		c.Ranges = make(map[string]Range, len(g.Ranges))
+		for k, v := range g.Ranges {
+			c.Ranges[k] = v
+		}
+		alive := map[string]bool{}
+		for _, n := range c.Nodes {
+			alive[n.Name] = true
+		}
+		for prod, bn := range bnOf {
+			if !alive[bn] {
+				if r, ok := g.Ranges[bn]; ok {
+					c.Ranges[prod] = r
+				}
+			}
+		}
+	}
+	return &c
+}
+
+// Reshape returns a model over the same (shared, already packed) weights,
+// planned for other input shapes: one shape per graph input.
+func (m *Model) Reshape(inputs ...Shape) (*Model, error) {
+	if len(inputs) != len(m.g.Inputs) {
+		return nil, fmt.Errorf("infer: reshape: %d shapes for %d inputs", len(inputs), len(m.g.Inputs))
+	}
+	c := *m.g
+	c.Inputs = slices.Clone(m.g.Inputs)
+	for i := range inputs {
+		c.Inputs[i].Shape = inputs[i]
+	}
+	return compile(&c, m.opt, m.w)
+}
+
+func compile(g *Graph, opt Options, w *weights) (*Model, error) {
+	shapes, err := g.Check()
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{g: g, opt: opt, shapes: shapes, byName: map[string]int{}, w: w}
+	m.threads = opt.Threads
+	if m.threads <= 0 {
+		m.threads = runtime.NumCPU()
+	}
+	add := func(name string) int {
+		m.byName[name] = len(m.tensors)
+		m.tensors = append(m.tensors, &tensor{name: name, shape: shapes[name], root: len(m.tensors)})
+		return len(m.tensors) - 1
+	}
+	for _, in := range g.Inputs {
+		m.inputs = append(m.inputs, add(in.Name))
+	}
+	for _, n := range g.Nodes {
+		t := add(n.Name)
+		if n.Op == OpReshape || n.Op == OpFlatten {
+			m.tensors[t].root = m.tensors[m.byName[n.Inputs[0]]].root
+		}
+	}
+	for _, o := range g.Outputs {
+		m.outputs = append(m.outputs, m.byName[o])
+	}
+	if opt.Precision == Int8 {
+		if err := m.assignQuant(); err != nil {
+			return nil, err
+		}
+	}
+	m.plan()
+	for _, n := range g.Nodes {
+		var l layer
+		var err error
+		if opt.Precision == Int8 {
+			l, err = m.compileInt8(n)
+		} else {
+			l, err = m.compileFloat(n)
+		}
+		if err != nil {
+			return nil, err
+		}
+		m.layers = append(m.layers, l)
+		m.nodeOut = append(m.nodeOut, m.byName[n.Name])
+	}
+	return m, nil
+}
+
+// plan assigns arena offsets: greedy first fit over tensor lifetimes, in node
+// order. Inputs and outputs stay live for the whole run; aliases (Reshape,
+// Flatten) share their root's storage and extend its lifetime.
+func (m *Model) plan() {
+	const forever = 1 << 30
+	nt := len(m.tensors)
+	last := make([]int, nt) // last node index reading each root
+	def := make([]int, nt)  // node index defining each root (-1 for inputs)
+	for i := range last {
+		last[i] = -1
+	}
+	for _, t := range m.inputs {
+		def[t] = -1
+		last[t] = forever
+	}
+	for i, n := range m.g.Nodes {
+		r := m.tensors[m.byName[n.Name]].root
+		if r == m.byName[n.Name] {
+			def[r] = i
+		}
+		last[r] = max(last[r], i)
+		for _, in := range n.Inputs {
+			r := m.tensors[m.byName[in]].root
+			last[r] = max(last[r], i)
+		}
+	}
+	for _, t := range m.outputs {
+		last[m.tensors[t].root] = forever
+	}
+	if m.opt.keepAll {
+		for i := range last {
+			last[i] = forever
+		}
+	}
+	type block struct{ off, size, root int }
+	var live []block // sorted by offset
+	alloc := func(root, size int) int {
+		size = (size + 15) &^ 15 // keep every tensor 64-byte aligned within the arena
+		off := 0
+		at := len(live)
+		for i, b := range live {
+			if b.off-off >= size {
+				at = i
+				break
+			}
+			off = b.off + b.size
+		}
+		live = slices.Insert(live, at, block{off, size, root})
+		m.arena = max(m.arena, off+size)
+		return off
+	}
+	free := func(step int) {
+		live = slices.DeleteFunc(live, func(b block) bool { return last[b.root] == step })
+	}
+	for _, t := range m.inputs {
+		m.tensors[t].off = alloc(t, m.tensors[t].size())
+	}
+	for i, n := range m.g.Nodes {
+		t := m.byName[n.Name]
+		if m.tensors[t].root == t {
+			m.tensors[t].off = alloc(t, m.tensors[t].size())
+		}
+		free(i)
+	}
+	for _, t := range m.tensors {
+		t.off = m.tensors[t.root].off
+	}
+}
+
+// Graph returns the compiled (folded) graph. Do not modify it.
+func (m *Model) Graph() *Graph { return m.g }
+
+// NumInputs is the number of graph inputs.
+func (m *Model) NumInputs() int { return len(m.inputs) }
+
+// NumOutputs is the number of graph outputs.
+func (m *Model) NumOutputs() int { return len(m.outputs) }
+
+// InputShape is the NHWC shape of input i.
+func (m *Model) InputShape(i int) Shape { return m.tensors[m.inputs[i]].shape }
+
+// OutputShape is the NHWC shape of output i.
+func (m *Model) OutputShape(i int) Shape { return m.tensors[m.outputs[i]].shape }
+
+// Precision is the model's executor precision.
+func (m *Model) Precision() Precision { return m.opt.Precision }
+
+// Session is one run context of a Model: the planned arena, scratch memory
+// and worker goroutines. Use a Session from one goroutine at a time.
+type Session struct {
+	m *Model
+	// float models: all activations; int8 models: all activations in a8,
+	// with float32 staging for inputs and outputs in io.
+	f   []float32
+	a8  []int8
+	io  [][]float32 // int8 models: inputs then outputs, as float32
+	sf  [][]float32 // per-worker float scratch
+	sb  [][]int8    // per-worker int8 scratch
+	si  [][]int32   // per-worker int32 scratch
+	sum []float64   // int8 softmax scratch per worker (float)
+
+	workers int
+	tasks   []chan task
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+type task struct {
+	p      parter
+	w      int
+	lo, hi int
+}
+
+// NewSession allocates a run context: the activation arena and, with
+// Threads > 1, the worker goroutines (stopped by Close).
+func (m *Model) NewSession() *Session {
+	s := &Session{m: m, workers: m.threads}
+	if m.opt.Precision == Int8 {
+		s.a8 = make([]int8, m.arena)
+		for _, t := range m.inputs {
+			s.io = append(s.io, make([]float32, m.tensors[t].size()))
+		}
+		for _, t := range m.outputs {
+			s.io = append(s.io, make([]float32, m.tensors[t].size()))
+		}
+	} else {
+		s.f = make([]float32, m.arena)
+	}
+	s.sf = make([][]float32, s.workers)
+	s.sb = make([][]int8, s.workers)
+	s.si = make([][]int32, s.workers)
+	for w := range s.workers {
+		s.sf[w] = make([]float32, m.scratchF)
+		s.sb[w] = make([]int8, m.scratchB)
+		s.si[w] = make([]int32, m.scratchI)
+	}
+	if s.workers > 1 {
+		s.tasks = make([]chan task, s.workers)
+		for w := 1; w < s.workers; w++ {
+			ch := make(chan task)
+			s.tasks[w] = ch
+			go func() {
+				for t := range ch {
+					t.p.part(s, t.w, t.lo, t.hi)
+					s.wg.Done()
+				}
+			}()
+		}
+	}
+	return s
+}
+
+// Close stops the session's worker goroutines. The session must not be used
+// afterwards. Close is idempotent.
+func (s *Session) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for w := 1; w < len(s.tasks); w++ {
+		close(s.tasks[w])
+	}
+}
+
+// parallel runs p over items [0, n) split in contiguous ranges across the
+// session's workers; ranges are at least minItems long.
+func (s *Session) parallel(p parter, n, minItems int) {
+	if n <= 0 {
+		return
+	}
+	k := s.workers
+	if minItems < 1 {
+		minItems = 1
+	}
+	k = min(k, (n+minItems-1)/minItems)
+	if k <= 1 {
+		p.part(s, 0, 0, n)
+		return
+	}
+	s.wg.Add(k - 1)
+	for w := 1; w < k; w++ {
+		s.tasks[w] <- task{p: p, w: w, lo: n * w / k, hi: n * (w + 1) / k}
+	}
+	p.part(s, 0, 0, n/k)
+	s.wg.Wait()
+}
+
+// Model returns the session's model.
+func (s *Session) Model() *Model { return s.m }
+
+// Input returns input i (NHWC float32) to fill before Run.
+func (s *Session) Input(i int) []float32 {
+	if s.a8 != nil {
+		return s.io[i]
+	}
+	t := s.m.tensors[s.m.inputs[i]]
+	return s.f[t.off : t.off+t.size()]
+}
+
+// Output returns output i (NHWC float32) after Run; it is overwritten by the
+// next Run.
+func (s *Session) Output(i int) []float32 {
+	if s.a8 != nil {
+		return s.io[len(s.m.inputs)+i]
+	}
+	t := s.m.tensors[s.m.outputs[i]]
+	return s.f[t.off : t.off+t.size()]
+}
+
+// OutputShape is the NHWC shape of output i.
+func (s *Session) OutputShape(i int) Shape { return s.m.OutputShape(i) }
+
+// Run executes the model on the session's inputs. After the first Run it
+// allocates nothing.
+func (s *Session) Run() error {
+	if s.closed {
+		return errors.New("infer: run on a closed session")
+	}
+	m := s.m
+	if s.a8 != nil {
+		for i, t := range m.inputs {
+			tt := m.tensors[t]
+			quantizeInto(s.a8[tt.off:tt.off+tt.size()], s.io[i], tt.scale, tt.zp)
+		}
+	}
+	for _, l := range m.layers {
+		l.run(s)
+	}
+	if s.a8 != nil {
+		for i, t := range m.outputs {
+			tt := m.tensors[t]
+			dequantizeInto(s.io[len(m.inputs)+i], s.a8[tt.off:tt.off+tt.size()], tt.scale, tt.zp)
+		}
+	}
+	return nil
+}
+
+// fbuf is the float32 storage of tensor t in the session's arena.
+func (s *Session) fbuf(t *tensor) []float32 { return s.f[t.off : t.off+t.shape.Elems()] }
+
+// bbuf is the int8 storage of tensor t in the session's arena.
+func (s *Session) bbuf(t *tensor) []int8 { return s.a8[t.off : t.off+t.shape.Elems()] }
+
+// tensorOf looks a tensor up by name.
+func (m *Model) tensorOf(name string) *tensor { return m.tensors[m.byName[name]] }
+
+// TensorFloat returns a copy of the named tensor after Run as float32
+// (dequantized for int8 models). Buffers are reused between layers, so only
+// graph inputs and outputs are guaranteed to hold their values; models built
+// for calibration and reports keep every tensor.
+func (s *Session) TensorFloat(name string) ([]float32, error) {
+	i, ok := s.m.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("infer: no tensor %q", name)
+	}
+	t := s.m.tensors[i]
+	out := make([]float32, t.size())
+	if s.a8 != nil {
+		dequantizeInto(out, s.bbuf(t), t.scale, t.zp)
+	} else {
+		copy(out, s.fbuf(t))
+	}
+	return out, nil
+}
+
+// InputInt8 returns input i of an int8 model as quantized values, with its
+// scale and zero point; filling it directly skips quantization only if the
+// float input is not used (Run always quantizes Input(i) first, so use
+// RunInt8 for pre-quantized inputs).
+func (s *Session) InputInt8(i int) (data []int8, scale float32, zeroPoint int32) {
+	t := s.m.tensors[s.m.inputs[i]]
+	return s.bbuf(t), t.scale, t.zp
+}
+
+// OutputInt8 returns output i of an int8 model after Run, with its scale and
+// zero point.
+func (s *Session) OutputInt8(i int) (data []int8, scale float32, zeroPoint int32) {
+	t := s.m.tensors[s.m.outputs[i]]
+	return s.bbuf(t), t.scale, t.zp
+}
+
+// RunInt8 runs an int8 model on the already quantized inputs (InputInt8).
+func (s *Session) RunInt8() error {
+	if s.a8 == nil {
+		return errors.New("infer: RunInt8 on a float32 model")
+	}
+	if s.closed {
+		return errors.New("infer: run on a closed session")
+	}
+	for _, l := range s.m.layers {
+		l.run(s)
+	}
+	for i, t := range s.m.outputs {
+		tt := s.m.tensors[t]
+		dequantizeInto(s.io[len(s.m.inputs)+i], s.bbuf(tt), tt.scale, tt.zp)
+	}
+	return nil
+}
