@@ -1,0 +1,150 @@
+package neon
+
+import "fmt"
+
+// Panel geometry of Packed weights, shared by every implementation.
+const (
+	panelN = 16 // output channels per panel
+	groupK = 4  // reduction elements kept together per channel (one SDOT/VPDPBUSD lane)
+	tileM  = 4  // rows of A per kernel call
+)
+
+// Packed holds int8 weights [N][K] (N output channels, K reduction) in the
+// layout every kernel reads: panels of 16 output channels; inside a panel,
+// for each group of 4 consecutive k, the 4 bytes of channel 0, then channel
+// 1, ... channel 15 (64 bytes per group). K is padded with zeros to a
+// multiple of 4 and N to a multiple of 16. This is the SDOT/VPDPBUSD layout
+// (one int32 lane = one channel x 4 k), and the SMULL and VPMADDWD paths
+// read it as pairs of k. Pack once at model load time.
+type Packed struct {
+	N, K   int
+	RowSum []int32 // RowSum[j] = sum over k of w[j][k]
+
+	kp   int    // K rounded up to a multiple of groupK
+	data []int8 // panels, each kp*panelN bytes
+}
+
+// Pack packs w, row-major [n][k], into a Packed. Weights must be in
+// [-127, 127] (symmetric quantization): -128 panics, because the SMULL and
+// VPMADDWD paths rely on it to not overflow their int16 pair sums.
+func Pack(w []int8, n, k int) *Packed {
+	if n < 0 || k < 0 || len(w) < n*k {
+		panic(fmt.Sprintf("neon.Pack: %d weights for [%d][%d]", len(w), n, k))
+	}
+	kp := (k + groupK - 1) / groupK * groupK
+	panels := (n + panelN - 1) / panelN
+	p := &Packed{N: n, K: k, RowSum: make([]int32, n), kp: kp, data: make([]int8, panels*kp*panelN)}
+	for j := 0; j < n; j++ {
+		row := w[j*k : j*k+k]
+		base := (j/panelN)*kp*panelN + (j%panelN)*groupK
+		var s int32
+		for kk, v := range row {
+			if v == -128 {
+				panic(fmt.Sprintf("neon.Pack: weight [%d][%d] is -128; weights must be in [-127, 127]", j, kk))
+			}
+			s += int32(v)
+			p.data[base+(kk/groupK)*groupK*panelN+kk%groupK] = v
+		}
+		p.RowSum[j] = s
+	}
+	return p
+}
+
+// At returns w[j][k] from the packed layout.
+func (p *Packed) At(j, k int) int8 {
+	return p.data[(j/panelN)*p.kp*panelN+(k/groupK)*groupK*panelN+(j%panelN)*groupK+k%groupK]
+}
+
+// panel returns the bytes of panel i.
+func (p *Packed) panel(i int) []int8 {
+	sz := p.kp * panelN
+	return p.data[i*sz : i*sz+sz]
+}
+
+func checkGemm(fn string, lenDst, ldd, lenA, lda, m int, p *Packed) {
+	if m < 0 || lda < p.K || ldd < p.N {
+		panic(fmt.Sprintf("neon.%s: m=%d lda=%d ldd=%d for K=%d N=%d", fn, m, lda, ldd, p.K, p.N))
+	}
+	if m == 0 {
+		return
+	}
+	if lenA < (m-1)*lda+p.K {
+		panic(fmt.Sprintf("neon.%s: len(a)=%d < %d for m=%d lda=%d K=%d", fn, lenA, (m-1)*lda+p.K, m, lda, p.K))
+	}
+	if lenDst < (m-1)*ldd+p.N {
+		panic(fmt.Sprintf("neon.%s: len(dst)=%d < %d for m=%d ldd=%d N=%d", fn, lenDst, (m-1)*ldd+p.N, m, ldd, p.N))
+	}
+}
+
+// Gemm computes, for i < m and j < p.N,
+//
+//	acc = sum over k < p.K of a[i*lda+k] * w[j][k]
+//	dst[i*ldd+j] = clamp(Requantize(acc + q.Bias[j], q.Mult[j], q.Shift[j]) + q.ZeroPoint, q.Min, q.Max)
+//
+// Activations may take any int8 value. Only dst[i*ldd+j] for j < p.N is
+// written. Gemm allocates nothing and is safe for concurrent use on
+// disjoint dst rows (split m across goroutines for multi-core).
+func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) {
+	checkGemm("Gemm", len(dst), ldd, len(a), lda, m, p)
+	if m == 0 || p.N == 0 {
+		return
+	}
+	_ = q.Bias[p.N-1]
+	_ = q.Mult[p.N-1]
+	_ = q.Shift[p.N-1]
+	var acc [tileM * panelN]int32
+	panels := (p.N + panelN - 1) / panelN
+	for i0 := 0; i0 < m; i0 += tileM {
+		rows := min(tileM, m-i0)
+		for pi := 0; pi < panels; pi++ {
+			j0 := pi * panelN
+			nj := min(panelN, p.N-j0)
+			gemmTile(&acc, a, i0*lda, lda, rows, p, pi)
+			for r := 0; r < rows; r++ {
+				o := (i0+r)*ldd + j0
+				epilogueRow(dst[o:o+nj], acc[r*panelN:r*panelN+nj], q, j0)
+			}
+		}
+	}
+}
+
+// GemmInt32 writes the raw accumulators of Gemm (no epilogue):
+// dst[i*ldd+j] = sum over k of a[i*lda+k] * w[j][k].
+func GemmInt32(dst []int32, ldd int, a []int8, lda int, m int, p *Packed) {
+	checkGemm("GemmInt32", len(dst), ldd, len(a), lda, m, p)
+	if m == 0 || p.N == 0 {
+		return
+	}
+	var acc [tileM * panelN]int32
+	panels := (p.N + panelN - 1) / panelN
+	for i0 := 0; i0 < m; i0 += tileM {
+		rows := min(tileM, m-i0)
+		for pi := 0; pi < panels; pi++ {
+			j0 := pi * panelN
+			nj := min(panelN, p.N-j0)
+			gemmTile(&acc, a, i0*lda, lda, rows, p, pi)
+			for r := 0; r < rows; r++ {
+				o := (i0+r)*ldd + j0
+				copy(dst[o:o+nj], acc[r*panelN:r*panelN+nj])
+			}
+		}
+	}
+}
+
+// tile kernels compute rows (1..tileM) x 16 int32 dot products of length k
+// between a[off+r*lda:][:k] and one packed panel w, into acc[r*16+j].
+
+// gemmTile fills acc[r*16+j] for r < rows with the dot products of rows
+// a[off+r*lda:][:K] and the 16 channels of panel pi, using the selected
+// implementation.
+func gemmTile(acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
+	if p.K == 0 {
+		*acc = [tileM * panelN]int32{}
+		return
+	}
+	if cur.id == 0 {
+		tileGeneric(acc, a, off, lda, rows, p.K, p.panel(pi))
+		return
+	}
+	archTile(cur.id, acc, a, off, lda, rows, p.K, p.panel(pi))
+}

@@ -1,0 +1,9 @@
+//go:build !purego
+
+package neon
+
+func archImpls() []*implementation { return nil }
+
+func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows, k int, w []int8) {
+	panic("neon: no kernel")
+}

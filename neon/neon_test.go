@@ -1,0 +1,45 @@
+package neon
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// forEachImpl runs body once per implementation this CPU can run, the
+// selected one switched in (as crypto/internal/cryptotest does).
+func forEachImpl(t *testing.T, body func(t *testing.T)) {
+	for _, name := range Impls() {
+		t.Run(name, func(t *testing.T) {
+			defer SetImpl(name)()
+			body(t)
+		})
+	}
+}
+
+func randInt8s(r *rand.Rand, n int, lo, hi int) []int8 {
+	s := make([]int8, n)
+	for i := range s {
+		s[i] = int8(lo + r.IntN(hi-lo+1))
+	}
+	return s
+}
+
+// randRequant gives per-channel parameters spanning the useful range,
+// including negative shifts (multipliers above 1) and a zero scale.
+func randRequant(r *rand.Rand, n int) *Requant {
+	q := &Requant{Bias: make([]int32, n), Mult: make([]int32, n), Shift: make([]int32, n)}
+	for j := 0; j < n; j++ {
+		q.Bias[j] = int32(r.IntN(1<<17)) - 1<<16
+		q.Mult[j] = int32(1<<30 + r.IntN(1<<30))
+		q.Shift[j] = int32(r.IntN(16) - 2)
+		if r.IntN(50) == 0 {
+			q.Mult[j], q.Shift[j] = 0, 0
+		}
+	}
+	q.ZeroPoint = int32(r.IntN(256) - 128)
+	q.Min, q.Max = -128, 127
+	if r.IntN(3) == 0 {
+		q.Min = int8(q.ZeroPoint) // fused ReLU
+	}
+	return q
+}

@@ -1,0 +1,139 @@
+package neon
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDepthwiseConv3x3(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for iter := 0; iter < 300; iter++ {
+		h, w, c := 1+r.IntN(9), 1+r.IntN(9), 1+r.IntN(20)
+		stride := 1 + r.IntN(2)
+		padTop, padLeft := r.IntN(2), r.IntN(2)
+		outH := (h+padTop+r.IntN(2)-3)/stride + 1
+		outW := (w+padLeft+r.IntN(2)-3)/stride + 1
+		if outH <= 0 || outW <= 0 {
+			continue
+		}
+		src := randInt8s(r, h*w*c, -128, 127)
+		wts := randInt8s(r, 9*c, -127, 127)
+		pad := int8(r.IntN(256) - 128)
+		q := randRequant(r, c)
+		dst := make([]int8, outH*outW*c+1)
+		dst[len(dst)-1] = canary
+		DepthwiseConv3x3(dst, src, h, w, c, stride, padTop, padLeft, outH, outW, pad, wts, q)
+		require.Equal(t, canary, dst[len(dst)-1])
+		for oy := 0; oy < outH; oy++ {
+			for ox := 0; ox < outW; ox++ {
+				for ch := 0; ch < c; ch++ {
+					var s int32
+					for ky := 0; ky < 3; ky++ {
+						for kx := 0; kx < 3; kx++ {
+							iy, ix := oy*stride-padTop+ky, ox*stride-padLeft+kx
+							v := int32(pad)
+							if iy >= 0 && iy < h && ix >= 0 && ix < w {
+								v = int32(src[(iy*w+ix)*c+ch])
+							}
+							s += v * int32(wts[(ky*3+kx)*c+ch])
+						}
+					}
+					if !assert.Equal(t, naiveEpilogue(s, q, ch), dst[(oy*outW+ox)*c+ch], "h=%d w=%d c=%d stride=%d pad=%d,%d (%d,%d,%d)", h, w, c, stride, padTop, padLeft, oy, ox, ch) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestPools(t *testing.T) {
+	// 3x3 single channel, 2x2 window, stride 2, pad 1 top/left: windows cover
+	// {0}, {1,2}, {3,6}, {4,5,7,8}.
+	src := []int8{1, -2, 3, 4, 5, -6, 7, 8, 9}
+	p := &Pool{H: 3, W: 3, C: 1, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, OutH: 2, OutW: 2, Min: -128, Max: 127}
+	dst := make([]int8, 4)
+	MaxPoolInt8(dst, src, p)
+	assert.Equal(t, []int8{1, 3, 7, 9}, dst)
+	AvgPoolInt8(dst, src, p)
+	// 1, (−2+3)/2=0.5->1, (4+7)/2=5.5->6, (5−6+8+9)/4=4
+	assert.Equal(t, []int8{1, 1, 6, 4}, dst)
+	src2 := []int8{-3, -4}
+	p2 := &Pool{H: 1, W: 2, C: 1, KH: 1, KW: 2, StrideH: 1, StrideW: 1, OutH: 1, OutW: 1, Min: -128, Max: 127}
+	AvgPoolInt8(dst[:1], src2, p2)
+	assert.Equal(t, int8(-4), dst[0], "-3.5 rounds away from zero")
+	p2.Min = 0
+	MaxPoolInt8(dst[:1], src2, p2)
+	assert.Equal(t, int8(0), dst[0], "clamped by the fused ReLU")
+
+	// random against a naive oracle, channels interleaved
+	r := rand.New(rand.NewPCG(23, 24))
+	for iter := 0; iter < 200; iter++ {
+		q := &Pool{H: 1 + r.IntN(7), W: 1 + r.IntN(7), C: 1 + r.IntN(5), KH: 1 + r.IntN(3), KW: 1 + r.IntN(3),
+			StrideH: 1 + r.IntN(2), StrideW: 1 + r.IntN(2), Min: -128, Max: 127}
+		q.PadTop, q.PadLeft = r.IntN(q.KH), r.IntN(q.KW)
+		q.OutH = (q.H+q.PadTop-q.KH)/q.StrideH + 1
+		q.OutW = (q.W+q.PadLeft-q.KW)/q.StrideW + 1
+		if q.OutH <= 0 || q.OutW <= 0 {
+			continue
+		}
+		src := randInt8s(r, q.H*q.W*q.C, -128, 127)
+		mx := make([]int8, q.OutH*q.OutW*q.C)
+		av := make([]int8, len(mx))
+		MaxPoolInt8(mx, src, q)
+		AvgPoolInt8(av, src, q)
+		for oy := 0; oy < q.OutH; oy++ {
+			for ox := 0; ox < q.OutW; ox++ {
+				for ch := 0; ch < q.C; ch++ {
+					m, s, n := -129, 0, 0
+					for ky := 0; ky < q.KH; ky++ {
+						for kx := 0; kx < q.KW; kx++ {
+							iy, ix := oy*q.StrideH-q.PadTop+ky, ox*q.StrideW-q.PadLeft+kx
+							if iy >= 0 && iy < q.H && ix >= 0 && ix < q.W {
+								v := int(src[(iy*q.W+ix)*q.C+ch])
+								m, s, n = max(m, v), s+v, n+1
+							}
+						}
+					}
+					i := (oy*q.OutW+ox)*q.C + ch
+					require.Positive(t, n)
+					assert.Equal(t, int8(m), mx[i])
+					assert.Equal(t, int8(math.Round(float64(s)/float64(n))), av[i], "sum %d / %d", s, n)
+				}
+			}
+		}
+	}
+}
+
+func TestRequantizeInt8(t *testing.T) {
+	src := []int8{-128, -5, 0, 5, 127}
+	dst := make([]int8, len(src))
+	m, s := QuantizeMultiplier(0.5)
+	RequantizeInt8(dst, src, -5, m, s, 10, -128, 127)
+	// (v+5)*0.5 rounded half up, +10
+	assert.Equal(t, []int8{-51, 10, 13, 15, 76}, dst)
+	RequantizeInt8(dst, src, -5, m, s, 10, 0, 14)
+	assert.Equal(t, []int8{0, 10, 13, 14, 14}, dst)
+}
+
+// TestAddInt8 compares with float arithmetic: off by at most 1.
+func TestAddInt8(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for iter := 0; iter < 100; iter++ {
+		sA, sB, sOut := math.Exp2(r.Float64()*8-10), math.Exp2(r.Float64()*8-10), math.Exp2(r.Float64()*8-9)
+		zpA, zpB, zpOut := int32(r.IntN(256)-128), int32(r.IntN(256)-128), int32(r.IntN(256)-128)
+		mA, shA, mB, shB, mO, shO := AddMultipliers(sA, sB, sOut)
+		a, b := randInt8s(r, 64, -128, 127), randInt8s(r, 64, -128, 127)
+		dst := make([]int8, 64)
+		AddInt8(dst, a, b, zpA, mA, shA, zpB, mB, shB, zpOut, mO, shO, -128, 127)
+		for i := range a {
+			real := (sA*float64(int32(a[i])-zpA) + sB*float64(int32(b[i])-zpB)) / sOut
+			want := min(max(math.Round(real)+float64(zpOut), -128), 127)
+			assert.InDelta(t, want, float64(dst[i]), 1, "a=%d b=%d scales %g %g %g", a[i], b[i], sA, sB, sOut)
+		}
+	}
+}
