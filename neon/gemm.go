@@ -20,32 +20,33 @@ type Packed struct {
 	N, K   int
 	RowSum []int32 // RowSum[j] = sum over k of w[j][k]
 
-	kp   int    // K rounded up to a multiple of groupK
-	data []int8 // panels, each kp*panelN bytes
+	kp   int     // K rounded up to a multiple of groupK
+	data []int8  // panels, each kp*panelN bytes
+	comp []int32 // -128*RowSum, zero-padded to whole panels: undoes the VNNI unsigned bias
 }
 
-// Pack packs w, row-major [n][k], into a Packed. Weights must be in
-// [-127, 127] (symmetric quantization): -128 panics, because the SMULL and
-// VPMADDWD paths rely on it to not overflow their int16 pair sums.
+// Pack packs w, row-major [n][k], into a Packed. vigil's weights are
+// symmetric, in [-127, 127], but no kernel relies on it: every path
+// accumulates exact products in int32 (SMULL+SADALP, VPMADDWD, SDOT,
+// VPDPBUSD), so -128 is computed exactly too.
 func Pack(w []int8, n, k int) *Packed {
 	if n < 0 || k < 0 || len(w) < n*k {
 		panic(fmt.Sprintf("neon.Pack: %d weights for [%d][%d]", len(w), n, k))
 	}
 	kp := (k + groupK - 1) / groupK * groupK
 	panels := (n + panelN - 1) / panelN
-	p := &Packed{N: n, K: k, RowSum: make([]int32, n), kp: kp, data: make([]int8, panels*kp*panelN)}
+	p := &Packed{N: n, K: k, RowSum: make([]int32, n), kp: kp, data: make([]int8, panels*kp*panelN),
+		comp: make([]int32, panels*panelN)}
 	for j := 0; j < n; j++ {
 		row := w[j*k : j*k+k]
 		base := (j/panelN)*kp*panelN + (j%panelN)*groupK
 		var s int32
 		for kk, v := range row {
-			if v == -128 {
-				panic(fmt.Sprintf("neon.Pack: weight [%d][%d] is -128; weights must be in [-127, 127]", j, kk))
-			}
 			s += int32(v)
 			p.data[base+(kk/groupK)*groupK*panelN+kk%groupK] = v
 		}
 		p.RowSum[j] = s
+		p.comp[j] = -128 * s
 	}
 	return p
 }
@@ -146,5 +147,25 @@ func gemmTile(acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packe
 		tileGeneric(acc, a, off, lda, rows, p.K, p.panel(pi))
 		return
 	}
-	archTile(cur.id, acc, a, off, lda, rows, p.K, p.panel(pi))
+	archTile(cur.id, acc, a, off, lda, rows, p, pi)
+}
+
+// tailWords gathers, for each of rows rows, the last K%4 activations
+// (zero-padded) into one little-endian word, so that the assembly kernels
+// never read past the end of a row. It reports whether there is a tail.
+func tailWords(tw *[tileM]uint32, a []int8, off, lda, rows, k int) bool {
+	g := k &^ (groupK - 1)
+	t := k - g
+	if t == 0 {
+		return false
+	}
+	for r := 0; r < rows; r++ {
+		x := a[off+r*lda+g : off+r*lda+k]
+		var v uint32
+		for i, b := range x {
+			v |= uint32(uint8(b)) << (8 * i)
+		}
+		tw[r] = v
+	}
+	return true
 }

@@ -4,6 +4,6 @@ package neon
 
 func archImpls() []*implementation { return nil }
 
-func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows, k int, w []int8) {
+func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
 	panic("neon: no kernel")
 }

@@ -1,0 +1,307 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// The kernels compute rows x 16 int32 dot products between rows of A
+// (stride lda, groups*4 bytes each, plus one optional tail group taken
+// from tail[r], which Go assembles so no byte past a row is read) and one
+// packed panel: for each group of 4 k, 16 channels x 4 bytes.
+
+// func tileVNNI512(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, init *int32, tail *[tileM]uint32)
+//
+// VPDPBUSD multiplies unsigned by signed bytes, so activations are biased
+// to unsigned by XOR 0x80 (a+128) and init holds -128*sum(w[j]) to undo it.
+// One ZMM accumulator is one row x 16 channels; 4 rows per block.
+TEXT ·tileVNNI512(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), BX
+	MOVQ rows+24(FP), CX
+	MOVQ groups+32(FP), DX
+	MOVQ w+40(FP), R8
+	MOVQ init+48(FP), R9
+	MOVQ tail+56(FP), R10
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 (R9), Z30
+
+vnni_block4:
+	CMPQ CX, $4
+	JLT  vnni_row1
+	VMOVDQA32 Z30, Z0
+	VMOVDQA32 Z30, Z1
+	VMOVDQA32 Z30, Z2
+	VMOVDQA32 Z30, Z3
+	MOVQ SI, R9
+	LEAQ (SI)(BX*1), R11
+	MOVQ R8, R12
+	MOVQ DX, AX
+	TESTQ AX, AX
+	JZ   vnni_tail4
+
+vnni_loop4:
+	VMOVDQU32    (R12), Z4
+	VPBROADCASTD (R9), Z5
+	VPBROADCASTD (R11), Z6
+	VPBROADCASTD (R9)(BX*2), Z7
+	VPBROADCASTD (R11)(BX*2), Z8
+	VPXORD       Z31, Z5, Z5
+	VPXORD       Z31, Z6, Z6
+	VPXORD       Z31, Z7, Z7
+	VPXORD       Z31, Z8, Z8
+	VPDPBUSD     Z4, Z5, Z0
+	VPDPBUSD     Z4, Z6, Z1
+	VPDPBUSD     Z4, Z7, Z2
+	VPDPBUSD     Z4, Z8, Z3
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  vnni_loop4
+
+vnni_tail4:
+	TESTQ R10, R10
+	JZ    vnni_store4
+	VMOVDQU32    (R12), Z4
+	VPBROADCASTD 0(R10), Z5
+	VPBROADCASTD 4(R10), Z6
+	VPBROADCASTD 8(R10), Z7
+	VPBROADCASTD 12(R10), Z8
+	VPXORD       Z31, Z5, Z5
+	VPXORD       Z31, Z6, Z6
+	VPXORD       Z31, Z7, Z7
+	VPXORD       Z31, Z8, Z8
+	VPDPBUSD     Z4, Z5, Z0
+	VPDPBUSD     Z4, Z6, Z1
+	VPDPBUSD     Z4, Z7, Z2
+	VPDPBUSD     Z4, Z8, Z3
+	ADDQ $16, R10
+
+vnni_store4:
+	VMOVDQU32 Z0, 0(DI)
+	VMOVDQU32 Z1, 64(DI)
+	VMOVDQU32 Z2, 128(DI)
+	VMOVDQU32 Z3, 192(DI)
+	ADDQ $256, DI
+	LEAQ (SI)(BX*4), SI
+	SUBQ $4, CX
+	JMP  vnni_block4
+
+vnni_row1:
+	TESTQ CX, CX
+	JZ    vnni_done
+	VMOVDQA32 Z30, Z0
+	MOVQ SI, R9
+	MOVQ R8, R12
+	MOVQ DX, AX
+	TESTQ AX, AX
+	JZ   vnni_tail1
+
+vnni_loop1:
+	VPBROADCASTD (R9), Z5
+	VPXORD       Z31, Z5, Z5
+	VPDPBUSD     (R12), Z5, Z0
+	ADDQ $4, R9
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  vnni_loop1
+
+vnni_tail1:
+	TESTQ R10, R10
+	JZ    vnni_store1
+	VPBROADCASTD (R10), Z5
+	VPXORD       Z31, Z5, Z5
+	VPDPBUSD     (R12), Z5, Z0
+	ADDQ $4, R10
+
+vnni_store1:
+	VMOVDQU32 Z0, (DI)
+	ADDQ $64, DI
+	ADDQ BX, SI
+	DECQ CX
+	JMP  vnni_row1
+
+vnni_done:
+	VZEROUPPER
+	RET
+
+// func tileAVX2(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, tail *[tileM]uint32)
+//
+// AVX2 has no signed x signed byte dot product that cannot saturate
+// (VPMADDUBSW overflows int16 at 255*127*2), so bytes are sign-extended to
+// int16 (VPMOVSXBW) and multiplied with VPMADDWD, which sums pairs of k into
+// int32 lanes exactly. Accumulator lanes hold (channel, k pair) partial
+// sums; VPHADDD + VPERMQ fold the pairs at the end. 2 rows per block.
+TEXT ·tileAVX2(SB), NOSPLIT, $0-56
+	MOVQ acc+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), BX
+	MOVQ rows+24(FP), CX
+	MOVQ groups+32(FP), DX
+	MOVQ w+40(FP), R8
+	MOVQ tail+48(FP), R10
+
+avx2_block2:
+	CMPQ CX, $2
+	JLT  avx2_row1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ SI, R9
+	LEAQ (SI)(BX*1), R11
+	MOVQ R8, R12
+	MOVQ DX, AX
+	TESTQ AX, AX
+	JZ   avx2_tail2
+
+avx2_loop2:
+	VPMOVSXBW    0(R12), Y8
+	VPMOVSXBW    16(R12), Y9
+	VPMOVSXBW    32(R12), Y10
+	VPMOVSXBW    48(R12), Y11
+	VPBROADCASTD (R9), X12
+	VPBROADCASTD (R11), X14
+	VPMOVSXBW    X12, Y12
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y8, Y12, Y13
+	VPMADDWD     Y8, Y14, Y15
+	VPADDD       Y13, Y0, Y0
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y9, Y12, Y13
+	VPMADDWD     Y9, Y14, Y15
+	VPADDD       Y13, Y1, Y1
+	VPADDD       Y15, Y5, Y5
+	VPMADDWD     Y10, Y12, Y13
+	VPMADDWD     Y10, Y14, Y15
+	VPADDD       Y13, Y2, Y2
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y11, Y12, Y13
+	VPMADDWD     Y11, Y14, Y15
+	VPADDD       Y13, Y3, Y3
+	VPADDD       Y15, Y7, Y7
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  avx2_loop2
+
+avx2_tail2:
+	TESTQ R10, R10
+	JZ    avx2_store2
+	VPMOVSXBW    0(R12), Y8
+	VPMOVSXBW    16(R12), Y9
+	VPMOVSXBW    32(R12), Y10
+	VPMOVSXBW    48(R12), Y11
+	VPBROADCASTD 0(R10), X12
+	VPBROADCASTD 4(R10), X14
+	VPMOVSXBW    X12, Y12
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y8, Y12, Y13
+	VPMADDWD     Y8, Y14, Y15
+	VPADDD       Y13, Y0, Y0
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y9, Y12, Y13
+	VPMADDWD     Y9, Y14, Y15
+	VPADDD       Y13, Y1, Y1
+	VPADDD       Y15, Y5, Y5
+	VPMADDWD     Y10, Y12, Y13
+	VPMADDWD     Y10, Y14, Y15
+	VPADDD       Y13, Y2, Y2
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y11, Y12, Y13
+	VPMADDWD     Y11, Y14, Y15
+	VPADDD       Y13, Y3, Y3
+	VPADDD       Y15, Y7, Y7
+	ADDQ $8, R10
+
+avx2_store2:
+	// [c0 c0 c1 c1 | c2 c2 c3 c3] + [c4 .. c7] -> [c0 c1 c4 c5 | c2 c3 c6 c7] -> [c0 .. c7]
+	VPHADDD Y1, Y0, Y0
+	VPHADDD Y3, Y2, Y2
+	VPHADDD Y5, Y4, Y4
+	VPHADDD Y7, Y6, Y6
+	VPERMQ  $0xD8, Y0, Y0
+	VPERMQ  $0xD8, Y2, Y2
+	VPERMQ  $0xD8, Y4, Y4
+	VPERMQ  $0xD8, Y6, Y6
+	VMOVDQU Y0, 0(DI)
+	VMOVDQU Y2, 32(DI)
+	VMOVDQU Y4, 64(DI)
+	VMOVDQU Y6, 96(DI)
+	ADDQ $128, DI
+	LEAQ (SI)(BX*2), SI
+	SUBQ $2, CX
+	JMP  avx2_block2
+
+avx2_row1:
+	TESTQ CX, CX
+	JZ    avx2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ SI, R9
+	MOVQ R8, R12
+	MOVQ DX, AX
+	TESTQ AX, AX
+	JZ   avx2_tail1
+
+avx2_loop1:
+	VPBROADCASTD (R9), X12
+	VPMOVSXBW    X12, Y12
+	VPMOVSXBW    0(R12), Y8
+	VPMOVSXBW    16(R12), Y9
+	VPMOVSXBW    32(R12), Y10
+	VPMOVSXBW    48(R12), Y11
+	VPMADDWD     Y8, Y12, Y8
+	VPMADDWD     Y9, Y12, Y9
+	VPMADDWD     Y10, Y12, Y10
+	VPMADDWD     Y11, Y12, Y11
+	VPADDD       Y8, Y0, Y0
+	VPADDD       Y9, Y1, Y1
+	VPADDD       Y10, Y2, Y2
+	VPADDD       Y11, Y3, Y3
+	ADDQ $4, R9
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  avx2_loop1
+
+avx2_tail1:
+	TESTQ R10, R10
+	JZ    avx2_store1
+	VPBROADCASTD (R10), X12
+	VPMOVSXBW    X12, Y12
+	VPMOVSXBW    0(R12), Y8
+	VPMOVSXBW    16(R12), Y9
+	VPMOVSXBW    32(R12), Y10
+	VPMOVSXBW    48(R12), Y11
+	VPMADDWD     Y8, Y12, Y8
+	VPMADDWD     Y9, Y12, Y9
+	VPMADDWD     Y10, Y12, Y10
+	VPMADDWD     Y11, Y12, Y11
+	VPADDD       Y8, Y0, Y0
+	VPADDD       Y9, Y1, Y1
+	VPADDD       Y10, Y2, Y2
+	VPADDD       Y11, Y3, Y3
+	ADDQ $4, R10
+
+avx2_store1:
+	VPHADDD Y1, Y0, Y0
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xD8, Y0, Y0
+	VPERMQ  $0xD8, Y2, Y2
+	VMOVDQU Y0, 0(DI)
+	VMOVDQU Y2, 32(DI)
+	ADDQ $64, DI
+	ADDQ BX, SI
+	DECQ CX
+	JMP  avx2_row1
+
+avx2_done:
+	VZEROUPPER
+	RET
