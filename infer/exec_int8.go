@@ -3,7 +3,22 @@ package infer
 import (
 	"fmt"
 	"math"
+
+	"github.com/vigil-edge/vigil/neon"
+	"github.com/vigil-edge/vigil/quant"
 )
+
+// The int8 executor. Every activation tensor is int8 with per-tensor
+// parameters real = scale*(q-zp) taken from Graph.Ranges; weights are int8
+// symmetric per output channel. Requantization inside the network is
+// integer only (neon.Requantize), so results are bit-identical on every
+// architecture; only the 256-entry lookup tables of the non-linear operators
+// (sigmoid, softmax's exponentials, PReLU, affine) are computed in float64
+// at load time, with every product rounded explicitly (no FMA contraction).
+//
+// Data-movement operators (Reshape, Flatten, Transpose, Resize, MaxPool,
+// AvgPool) keep their input's parameters: their calibrated range is not
+// needed and is ignored.
 
 // quantizeInto writes round(x/scale)+zp clamped to int8.
 func quantizeInto(dst []int8, src []float32, scale float32, zp int32) {
@@ -23,6 +38,720 @@ func dequantizeInto(dst []float32, src []int8, scale float32, zp int32) {
 	}
 }
 
-func (m *Model) assignQuant() error { return fmt.Errorf("infer: int8 executor not ready") }
+// inheritsParams says whether a node's output reuses its (first) input's
+// quantization parameters.
+func inheritsParams(op Op) bool {
+	switch op {
+	case OpReshape, OpFlatten, OpTranspose, OpResize, OpMaxPool, OpAvgPool:
+		return true
+	}
+	return false
+}
 
-func (m *Model) compileInt8(n *Node) (layer, error) { return nil, nodeErr(n, "no int8 implementation") }
+// assignQuant gives every tensor its int8 parameters.
+func (m *Model) assignQuant() error {
+	set := func(t *tensor, r Range) {
+		p := quant.ParamsFor(r.Min, r.Max)
+		t.scale, t.zp = p.Scale, p.ZeroPoint
+	}
+	missing := func(name, what string) error {
+		return fmt.Errorf("infer: int8 model: %s %q has no calibrated range in Graph.Ranges (run Calibrate): %w", what, name, ErrMissingRange)
+	}
+	for _, i := range m.inputs {
+		t := m.tensors[i]
+		r, ok := m.g.Ranges[t.name]
+		if !ok {
+			return missing(t.name, "input")
+		}
+		set(t, r)
+	}
+	for _, n := range m.g.Nodes {
+		t := m.tensorOf(n.Name)
+		if inheritsParams(n.Op) {
+			in := m.tensorOf(n.Inputs[0])
+			t.scale, t.zp = in.scale, in.zp
+			continue
+		}
+		r, ok := m.g.Ranges[n.Name]
+		if !ok {
+			return missing(n.Name, "tensor of node ("+string(n.Op)+")")
+		}
+		if !finiteAll([]float32{r.Min, r.Max}) || r.Min > r.Max {
+			return fmt.Errorf("infer: int8 model: range of %q is [%v, %v]", n.Name, r.Min, r.Max)
+		}
+		switch n.Op {
+		case OpReLU, OpReLU6, OpSigmoid, OpSoftmax:
+			r.Min = 0 // these never go below 0; spend no levels there
+		}
+		if n.Act != ActNone {
+			r.Min = 0
+		}
+		if n.Op == OpReLU6 || n.Act == ActReLU6 {
+			r.Max = min(r.Max, 6)
+		}
+		if n.Op == OpSigmoid || n.Op == OpSoftmax {
+			r.Max = min(r.Max, 1)
+		}
+		set(t, r)
+	}
+	return nil
+}
+
+// clampFor returns the int8 bounds that implement a fused activation in the
+// output quantization.
+func clampFor(act Activation, out *tensor) (lo, hi int8) {
+	lo, hi = -128, 127
+	switch act {
+	case ActReLU:
+		lo = int8(min(max(out.zp, -128), 127))
+	case ActReLU6:
+		lo = int8(min(max(out.zp, -128), 127))
+		six := math.Round(6/float64(out.scale)) + float64(out.zp)
+		hi = int8(min(max(six, -128), 127))
+	}
+	return lo, hi
+}
+
+// qweights are a Conv/Dense node's int8 weights.
+type qweights struct {
+	data  []int8
+	scale []float32
+}
+
+func nodeQWeights(n *Node) (*qweights, error) {
+	if n.QW != nil {
+		for i, v := range n.QW.Data {
+			if v == -128 {
+				return nil, nodeErr(n, "int8 weight %d is -128; weights must be in [-127, 127]", i)
+			}
+		}
+		return &qweights{n.QW.Data, n.QW.Scale}, nil
+	}
+	if n.W == nil {
+		return nil, nodeErr(n, "has no weights")
+	}
+	q, s, err := quant.QuantizeWeights(n.W.Data, n.W.Shape[0])
+	if err != nil {
+		return nil, nodeErr(n, "%v", err)
+	}
+	return &qweights{q, s}, nil
+}
+
+// requantFor builds the epilogue of output channels [j0, j0+len(rowSum)):
+// Bias[j] = round(b/(sIn*sW)) - zpIn*RowSum[j].
+func requantFor(n *Node, w *qweights, j0 int, rowSum []int32, in, out *tensor) *neon.Requant {
+	nc := len(rowSum)
+	q := &neon.Requant{Bias: make([]int32, nc), Mult: make([]int32, nc), Shift: make([]int32, nc), ZeroPoint: out.zp}
+	q.Min, q.Max = clampFor(n.Act, out)
+	for j := range nc {
+		sw := float64(w.scale[j0+j])
+		accScale := float64(in.scale) * sw
+		var b float64
+		if n.B != nil {
+			b = math.Round(float64(n.B[j0+j]) / accScale)
+			b = min(max(b, -(1<<30)), 1<<30)
+		}
+		q.Bias[j] = int32(b) - in.zp*rowSum[j]
+		q.Mult[j], q.Shift[j] = neon.QuantizeMultiplier(accScale / float64(out.scale))
+	}
+	return q
+}
+
+func (m *Model) compileInt8(n *Node) (layer, error) {
+	out := m.tensorOf(n.Name)
+	var in []*tensor
+	for _, name := range n.Inputs {
+		in = append(in, m.tensorOf(name))
+	}
+	switch n.Op {
+	case OpConv:
+		return m.compileConvQ(n, in[0], out)
+	case OpDense:
+		v, err := m.w.get(n, func() (any, error) {
+			w, err := nodeQWeights(n)
+			if err != nil {
+				return nil, err
+			}
+			oc, k := n.weightShape()[0], n.weightShape()[3]
+			p := neon.Pack(w.data, oc, k)
+			return &denseQ{in: in[0], out: out, p: p, q: requantFor(n, w, 0, p.RowSum, in[0], out)}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		l := *v.(*denseQ)
+		l.in, l.out = in[0], out
+		return &l, nil
+	case OpMaxPool, OpAvgPool:
+		g := geomOf(n, in[0].shape, out.shape, n.Kernel[0], n.Kernel[1])
+		return &poolQ{in: in[0], out: out, max: n.Op == OpMaxPool, p: neon.Pool{H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw,
+			StrideH: g.sh, StrideW: g.sw, PadTop: g.pt, PadLeft: g.pl, OutH: g.oh, OutW: g.ow, Min: -128, Max: 127}}, nil
+	case OpGlobalAvgPool:
+		hw := in[0].shape[1] * in[0].shape[2]
+		m.scratchI = max(m.scratchI, in[0].shape[3])
+		mult, shift := neon.QuantizeMultiplier(float64(in[0].scale) / (float64(hw) * float64(out.scale)))
+		return &gapQ{in: in[0], out: out, mult: mult, shift: shift}, nil
+	case OpAdd:
+		l := &addQ{a: in[0], b: in[1], out: out}
+		l.ma, l.sa, l.mb, l.sb, l.mo, l.so = neon.AddMultipliers(float64(in[0].scale), float64(in[1].scale), float64(out.scale))
+		l.lo, l.hi = clampFor(n.Act, out)
+		return l, nil
+	case OpMul:
+		mult, shift := neon.QuantizeMultiplier(float64(in[0].scale) * float64(in[1].scale) / float64(out.scale))
+		return &mulQ{a: in[0], b: in[1], out: out, mult: mult, shift: shift}, nil
+	case OpAffine, OpReLU, OpReLU6, OpLeakyReLU, OpPReLU, OpSigmoid:
+		return &lutQ{in: in[0], out: out, lut: buildLUT(n, in[0], out)}, nil
+	case OpSoftmax:
+		l := &softmaxQ{in: in[0], out: out}
+		for d := range l.exp {
+			l.exp[d] = math.Exp(-float64(d) * float64(in[0].scale))
+		}
+		return l, nil
+	case OpConcat:
+		l := &concatQ{in: in, out: out, lut: make([][]int8, len(in))}
+		for i, t := range in {
+			if t.scale != out.scale || t.zp != out.zp {
+				l.lut[i] = requantLUT(t, out)
+			}
+		}
+		return l, nil
+	case OpReshape, OpFlatten:
+		return nopLayer{}, nil
+	case OpTranspose:
+		return &transposeQ{in: in[0], out: out, perm: n.Perm}, nil
+	case OpResize:
+		return &resizeQ{in: in[0], out: out, s: n.ResizeScale}, nil
+	case OpBatchNorm:
+		return nil, nodeErr(n, "BatchNorm left after folding")
+	}
+	return nil, nodeErr(n, "no int8 implementation")
+}
+
+// weightShape is the shape of the node's weights, float or int8.
+func (n *Node) weightShape() Shape {
+	if n.W != nil {
+		return n.W.Shape
+	}
+	return n.QW.Shape
+}
+
+// requantLUT maps every int8 value of in to out's parameters (integer
+// arithmetic, as neon.RequantizeInt8).
+func requantLUT(in, out *tensor) []int8 {
+	mult, shift := neon.QuantizeMultiplier(float64(in.scale) / float64(out.scale))
+	lut := make([]int8, 256)
+	for q := -128; q < 128; q++ {
+		v := int64(neon.Requantize(int32(q)-in.zp, mult, shift)) + int64(out.zp)
+		lut[uint8(int8(q))] = int8(min(max(v, -128), 127))
+	}
+	return lut
+}
+
+// buildLUT tabulates a per-channel (Affine, PReLU) or per-tensor function
+// of the int8 input: 256 entries per channel, indexed by uint8(q).
+func buildLUT(n *Node, in, out *tensor) []int8 {
+	channels := 1
+	if n.Op == OpAffine || n.Op == OpPReLU {
+		channels = in.shape[3]
+	}
+	lut := make([]int8, 256*channels)
+	for c := range channels {
+		for q := -128; q < 128; q++ {
+			x := float64(float64(in.scale) * float64(int32(q)-in.zp))
+			var y float64
+			switch n.Op {
+			case OpAffine:
+				y = float64(x*float64(n.Scale[c])) + float64(n.Shift[c])
+			case OpReLU:
+				y = max(x, 0)
+			case OpReLU6:
+				y = min(max(x, 0), 6)
+			case OpLeakyReLU:
+				y = x
+				if x < 0 {
+					y = float64(x * float64(n.Alpha))
+				}
+			case OpPReLU:
+				y = x
+				if x < 0 {
+					y = float64(x * float64(n.Slope[c]))
+				}
+			case OpSigmoid:
+				y = 1 / (1 + math.Exp(-x))
+			}
+			switch n.Act {
+			case ActReLU:
+				y = max(y, 0)
+			case ActReLU6:
+				y = min(max(y, 0), 6)
+			}
+			v := math.Round(y/float64(out.scale)) + float64(out.zp)
+			lut[c*256+int(uint8(int8(q)))] = int8(min(max(v, -128), 127))
+		}
+	}
+	return lut
+}
+
+// convQ is an int8 convolution.
+type convQ struct {
+	in, out *tensor
+	g       convGeom
+	groups  int
+	icg     int
+	ocg     int
+	k       int
+	kind    int
+	packed  []*neon.Packed // per group
+	q       []*neon.Requant
+	dw      []int8 // depthwise weights [kh*kw][oc]
+	dwq     *neon.Requant
+	dw3     bool // neon.DepthwiseConv3x3 applies
+	mc      int
+}
+
+// convQWeights are the load-time products shared by Reshape-d models.
+type convQWeights struct {
+	packed []*neon.Packed
+	q      []*neon.Requant
+	dw     []int8
+	dwq    *neon.Requant
+}
+
+func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
+	ws := n.weightShape()
+	l := &convQ{in: in, out: out, g: geomOf(n, in.shape, out.shape, ws[1], ws[2])}
+	l.groups = max(n.Groups, 1)
+	l.icg = in.shape[3] / l.groups
+	l.ocg = ws[0] / l.groups
+	l.k = ws[1] * ws[2] * ws[3]
+	g := l.g
+	depthwise := l.icg == 1 && l.groups > 1
+	v, err := m.w.get(n, func() (any, error) {
+		w, err := nodeQWeights(n)
+		if err != nil {
+			return nil, err
+		}
+		cw := &convQWeights{}
+		if depthwise {
+			taps := g.kh * g.kw
+			cw.dw = make([]int8, taps*g.oc)
+			sums := make([]int32, g.oc)
+			for oc := range g.oc {
+				for t := range taps {
+					v := w.data[oc*taps+t]
+					cw.dw[t*g.oc+oc] = v
+					sums[oc] += int32(v)
+				}
+			}
+			cw.dwq = requantFor(n, w, 0, sums, in, out)
+			return cw, nil
+		}
+		for gi := range l.groups {
+			p := neon.Pack(w.data[gi*l.ocg*l.k:(gi+1)*l.ocg*l.k], l.ocg, l.k)
+			cw.packed = append(cw.packed, p)
+			cw.q = append(cw.q, requantFor(n, w, gi*l.ocg, p.RowSum, in, out))
+		}
+		return cw, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cw := v.(*convQWeights)
+	l.packed, l.q, l.dw, l.dwq = cw.packed, cw.q, cw.dw, cw.dwq
+	switch {
+	case depthwise:
+		l.kind = convDepthwise
+		l.dw3 = l.ocg == 1 && g.kh == 3 && g.kw == 3 && g.sh == g.sw && (g.sh == 1 || g.sh == 2)
+	case l.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == g.h && g.ow == g.w:
+		l.kind = conv1x1
+	default:
+		l.kind = convIm2col
+		l.mc = chunkRows(l.k / 4) // int8 rows are a quarter of float ones
+		m.scratchB = max(m.scratchB, l.mc*l.k)
+	}
+	return l, nil
+}
+
+func (l *convQ) run(s *Session) {
+	g := l.g
+	switch l.kind {
+	case convDepthwise:
+		s.parallel(l, g.n*g.oh, 1)
+	case conv1x1:
+		s.parallel(l, g.n*g.oh*g.ow, 16)
+	default:
+		s.parallel(l, g.n*g.oh*g.ow, l.mc)
+	}
+}
+
+func (l *convQ) part(s *Session, w, lo, hi int) {
+	g := l.g
+	in, out := s.bbuf(l.in), s.bbuf(l.out)
+	switch l.kind {
+	case convDepthwise:
+		l.depthwise(in, out, lo, hi)
+		return
+	case conv1x1:
+		neon.Gemm(out[lo*g.oc:hi*g.oc], g.oc, in[lo*g.c:hi*g.c], g.c, hi-lo, l.packed[0], l.q[0])
+		return
+	}
+	a := s.sb[w]
+	pad := int8(l.in.zp)
+	for p0 := lo; p0 < hi; p0 += l.mc {
+		p1 := min(p0+l.mc, hi)
+		c := out[p0*g.oc : p1*g.oc]
+		for gi := range l.groups {
+			im2colQ(a, in, &g, p0, p1, gi*l.icg, l.icg, pad)
+			neon.Gemm(c[gi*l.ocg:], g.oc, a, l.k, p1-p0, l.packed[gi], l.q[gi])
+		}
+	}
+}
+
+// im2colQ is im2colF for int8, padding with the input zero point.
+func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
+	k := g.kh * g.kw * cn
+	for p := p0; p < p1; p++ {
+		n := p / (g.oh * g.ow)
+		oy := p / g.ow % g.oh
+		ox := p % g.ow
+		row := a[(p-p0)*k : (p-p0+1)*k]
+		i := 0
+		for ky := range g.kh {
+			iy := oy*g.sh - g.pt + ky
+			if iy < 0 || iy >= g.h {
+				fill8(row[i:i+g.kw*cn], pad)
+				i += g.kw * cn
+				continue
+			}
+			base := (n*g.h + iy) * g.w
+			for kx := range g.kw {
+				ix := ox*g.sw - g.pl + kx
+				if ix < 0 || ix >= g.w {
+					fill8(row[i:i+cn], pad)
+				} else {
+					o := (base+ix)*g.c + c0
+					copy(row[i:i+cn], in[o:o+cn])
+				}
+				i += cn
+			}
+		}
+	}
+}
+
+func fill8(b []int8, v int8) {
+	for i := range b {
+		b[i] = v
+	}
+}
+
+// depthwise computes output rows [lo, hi) over N*OH.
+func (l *convQ) depthwise(in, out []int8, lo, hi int) {
+	g := l.g
+	oc := g.oc
+	if l.dw3 {
+		// One neon call per image and row range: the kernel sees the image
+		// starting at the first input row it needs.
+		for r := lo; r < hi; {
+			n, oy0 := r/g.oh, r%g.oh
+			oy1 := min(g.oh, oy0+(hi-r))
+			src := in[n*g.h*g.w*g.c : (n+1)*g.h*g.w*g.c]
+			h, padTop := g.h, g.pt
+			if iy := oy0*g.sh - g.pt; iy > 0 {
+				src = src[iy*g.w*g.c:]
+				h -= iy
+				padTop = 0
+			} else {
+				padTop = -iy
+			}
+			dst := out[((n*g.oh+oy0)*g.ow)*oc : ((n*g.oh+oy1)*g.ow)*oc]
+			neon.DepthwiseConv3x3(dst, src, h, g.w, g.c, g.sh, padTop, g.pl, oy1-oy0, g.ow, int8(l.in.zp), l.dw, l.dwq)
+			r += oy1 - oy0
+		}
+		return
+	}
+	q := l.dwq
+	zp := l.in.zp
+	var accs [64]int32
+	for r := lo; r < hi; r++ {
+		n, oy := r/g.oh, r%g.oh
+		for ox := range g.ow {
+			o := out[((n*g.oh+oy)*g.ow+ox)*oc : ((n*g.oh+oy)*g.ow+ox+1)*oc]
+			for c0 := 0; c0 < oc; c0 += len(accs) {
+				c1 := min(c0+len(accs), oc)
+				acc := accs[:c1-c0]
+				clear(acc)
+				for ky := range g.kh {
+					iy := oy*g.sh - g.pt + ky
+					for kx := range g.kw {
+						ix := ox*g.sw - g.pl + kx
+						wt := l.dw[(ky*g.kw+kx)*oc+c0 : (ky*g.kw+kx)*oc+c1]
+						if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
+							for j := range acc {
+								acc[j] += zp * int32(wt[j])
+							}
+							continue
+						}
+						px := in[((n*g.h+iy)*g.w+ix)*g.c : ((n*g.h+iy)*g.w+ix+1)*g.c]
+						for j := range acc {
+							acc[j] += int32(px[(c0+j)/l.ocg]) * int32(wt[j])
+						}
+					}
+				}
+				for j, a := range acc {
+					c := c0 + j
+					v := int64(neon.Requantize(a+q.Bias[c], q.Mult[c], q.Shift[c])) + int64(q.ZeroPoint)
+					o[c] = int8(min(max(v, int64(q.Min)), int64(q.Max)))
+				}
+			}
+		}
+	}
+}
+
+type denseQ struct {
+	in, out *tensor
+	p       *neon.Packed
+	q       *neon.Requant
+}
+
+func (l *denseQ) run(s *Session) { s.parallel(l, l.in.shape[0], 4) }
+
+func (l *denseQ) part(s *Session, w, lo, hi int) {
+	k, oc := l.p.K, l.p.N
+	neon.Gemm(s.bbuf(l.out)[lo*oc:hi*oc], oc, s.bbuf(l.in)[lo*k:hi*k], k, hi-lo, l.p, l.q)
+}
+
+type poolQ struct {
+	in, out *tensor
+	max     bool
+	p       neon.Pool
+}
+
+func (l *poolQ) run(s *Session) { s.parallel(l, l.in.shape[0], 1) }
+
+func (l *poolQ) part(s *Session, w, lo, hi int) {
+	in, out := s.bbuf(l.in), s.bbuf(l.out)
+	isz, osz := l.p.H*l.p.W*l.p.C, l.p.OutH*l.p.OutW*l.p.C
+	for n := lo; n < hi; n++ {
+		if l.max {
+			neon.MaxPoolInt8(out[n*osz:(n+1)*osz], in[n*isz:(n+1)*isz], &l.p)
+		} else {
+			neon.AvgPoolInt8(out[n*osz:(n+1)*osz], in[n*isz:(n+1)*isz], &l.p)
+		}
+	}
+}
+
+type gapQ struct {
+	in, out     *tensor
+	mult, shift int32
+}
+
+func (l *gapQ) run(s *Session) {
+	in, out := s.bbuf(l.in), s.bbuf(l.out)
+	sh := l.in.shape
+	hw, c := sh[1]*sh[2], sh[3]
+	acc := s.gapAcc(c)
+	bias := -int32(hw) * l.in.zp
+	for n := range sh[0] {
+		for j := range acc {
+			acc[j] = bias
+		}
+		for p := range hw {
+			px := in[(n*hw+p)*c : (n*hw+p+1)*c]
+			px = px[:len(acc)]
+			for j, v := range px {
+				acc[j] += int32(v)
+			}
+		}
+		o := out[n*c : (n+1)*c]
+		for j, a := range acc {
+			v := int64(neon.Requantize(a, l.mult, l.shift)) + int64(l.out.zp)
+			o[j] = int8(min(max(v, -128), 127))
+		}
+	}
+}
+
+// gapAcc is int32 scratch of c values from worker 0's scratch.
+func (s *Session) gapAcc(c int) []int32 { return s.si[0][:c] }
+
+type addQ struct {
+	a, b, out      *tensor
+	ma, sa, mb, sb int32
+	mo, so         int32
+	lo, hi         int8
+}
+
+func (l *addQ) run(s *Session) { s.parallel(l, l.out.size(), 1<<14) }
+
+func (l *addQ) part(s *Session, w, lo, hi int) {
+	neon.AddInt8(s.bbuf(l.out)[lo:hi], s.bbuf(l.a)[lo:hi], s.bbuf(l.b)[lo:hi],
+		l.a.zp, l.ma, l.sa, l.b.zp, l.mb, l.sb, l.out.zp, l.mo, l.so, l.lo, l.hi)
+}
+
+type mulQ struct {
+	a, b, out   *tensor
+	mult, shift int32
+}
+
+func (l *mulQ) run(s *Session) {
+	sh := l.out.shape
+	s.parallel(l, sh[0]*sh[1]*sh[2], 4096/sh[3]+1)
+}
+
+func (l *mulQ) part(s *Session, w, lo, hi int) {
+	sh := l.out.shape
+	c := sh[3]
+	a, o := s.bbuf(l.a), s.bbuf(l.out)
+	b := s.bbuf(l.b)
+	za, zb, zo := l.a.zp, l.b.zp, int64(l.out.zp)
+	same := l.b.shape == l.out.shape
+	hw := sh[1] * sh[2]
+	for p := lo; p < hi; p++ {
+		ap := a[p*c : (p+1)*c]
+		bp := b[(p/hw)*c : (p/hw+1)*c]
+		if same {
+			bp = b[p*c : (p+1)*c]
+		}
+		op := o[p*c : (p+1)*c]
+		bp, op = bp[:len(ap)], op[:len(ap)]
+		for i, x := range ap {
+			v := int64(neon.Requantize((int32(x)-za)*(int32(bp[i])-zb), l.mult, l.shift)) + zo
+			op[i] = int8(min(max(v, -128), 127))
+		}
+	}
+}
+
+// lutQ applies a 256-entry table, per channel when len(lut) > 256.
+type lutQ struct {
+	in, out *tensor
+	lut     []int8
+}
+
+func (l *lutQ) run(s *Session) {
+	sh := l.out.shape
+	s.parallel(l, sh[0]*sh[1]*sh[2], 16384/sh[3]+1)
+}
+
+func (l *lutQ) part(s *Session, w, lo, hi int) {
+	c := l.out.shape[3]
+	in, out := s.bbuf(l.in)[lo*c:hi*c], s.bbuf(l.out)[lo*c:hi*c]
+	if len(l.lut) == 256 {
+		lut := (*[256]int8)(l.lut)
+		for i, v := range in {
+			out[i] = lut[uint8(v)]
+		}
+		return
+	}
+	for p := 0; p < len(in); p += c {
+		px, op := in[p:p+c], out[p:p+c]
+		for j, v := range px {
+			op[j] = l.lut[j<<8|int(uint8(v))]
+		}
+	}
+}
+
+// softmaxQ dequantizes through a table of exp(-d*scale) for d = max-q,
+// normalises in float64 and requantizes.
+type softmaxQ struct {
+	in, out *tensor
+	exp     [256]float64
+}
+
+func (l *softmaxQ) run(s *Session) {
+	in, out := s.bbuf(l.in), s.bbuf(l.out)
+	c := l.in.shape[3]
+	inv := 1 / float64(l.out.scale)
+	zo := float64(l.out.zp)
+	for p := 0; p < len(in); p += c {
+		px, op := in[p:p+c], out[p:p+c]
+		m := int8(-128)
+		for _, v := range px {
+			m = max(m, v)
+		}
+		var sum float64
+		for _, v := range px {
+			sum += l.exp[int(m)-int(v)]
+		}
+		k := inv / sum
+		for j, v := range px {
+			q := math.Round(float64(l.exp[int(m)-int(v)]*k)) + zo
+			op[j] = int8(min(max(q, -128), 127))
+		}
+	}
+}
+
+type concatQ struct {
+	in  []*tensor
+	out *tensor
+	lut [][]int8 // per input: nil when it already has the output's parameters
+}
+
+func (l *concatQ) run(s *Session) {
+	out := s.bbuf(l.out)
+	oc := l.out.shape[3]
+	px := l.out.shape[0] * l.out.shape[1] * l.out.shape[2]
+	c0 := 0
+	for i, t := range l.in {
+		in := s.bbuf(t)
+		c := t.shape[3]
+		if lut := l.lut[i]; lut != nil {
+			lut := (*[256]int8)(lut)
+			for p := range px {
+				o := out[p*oc+c0 : p*oc+c0+c]
+				for j, v := range in[p*c : (p+1)*c] {
+					o[j] = lut[uint8(v)]
+				}
+			}
+		} else {
+			for p := range px {
+				copy(out[p*oc+c0:p*oc+c0+c], in[p*c:(p+1)*c])
+			}
+		}
+		c0 += c
+	}
+}
+
+type transposeQ struct {
+	in, out *tensor
+	perm    [4]int
+}
+
+func (l *transposeQ) run(s *Session) {
+	in, out := s.bbuf(l.in), s.bbuf(l.out)
+	is := l.in.shape
+	ist := [4]int{is[1] * is[2] * is[3], is[2] * is[3], is[3], 1}
+	st := [4]int{ist[l.perm[0]], ist[l.perm[1]], ist[l.perm[2]], ist[l.perm[3]]}
+	os := l.out.shape
+	o := 0
+	for a := range os[0] {
+		for b := range os[1] {
+			for c := range os[2] {
+				base := a*st[0] + b*st[1] + c*st[2]
+				for d := range os[3] {
+					out[o] = in[base+d*st[3]]
+					o++
+				}
+			}
+		}
+	}
+}
+
+type resizeQ struct {
+	in, out *tensor
+	s       int
+}
+
+func (l *resizeQ) run(s *Session) {
+	in, out := s.bbuf(l.in), s.bbuf(l.out)
+	is, os := l.in.shape, l.out.shape
+	c := is[3]
+	o := 0
+	for n := range os[0] {
+		for y := range os[1] {
+			for x := range os[2] {
+				i := ((n*is[1]+y/l.s)*is[2] + x/l.s) * c
+				copy(out[o:o+c], in[i:i+c])
+				o += c
+			}
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package infer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/vigil-edge/vigil/quant"
+)
+
+// Calibrate runs the float32 executor over calibration samples (one slice
+// per sample, filling graph input 0) and returns the range of every tensor
+// chosen by method ("minmax", "percentile" or "entropy"), ready for
+// Graph.Ranges. g is not modified. Ranges are computed on the folded graph;
+// a BatchNorm folded into its conv gets the conv's range under its own name
+// too. The inputs of a Concat that only feed it take the Concat's range, so
+// the int8 Concat is a copy.
+func Calibrate(g *Graph, inputs [][]float32, method string) (map[string]Range, error) {
+	if _, err := quant.NewObserver(method); err != nil {
+		return nil, err
+	}
+	if len(inputs) == 0 {
+		return nil, fmt.Errorf("infer: calibrate: no calibration samples")
+	}
+	if len(g.Inputs) != 1 {
+		return nil, fmt.Errorf("infer: calibrate: graph has %d inputs, calibration supports one", len(g.Inputs))
+	}
+	m, err := NewModel(g, Options{Precision: Float32, keepAll: true})
+	if err != nil {
+		return nil, err
+	}
+	s := m.NewSession()
+	defer s.Close()
+	obs := make([]quant.Observer, len(m.tensors))
+	for i := range obs {
+		obs[i], _ = quant.NewObserver(method)
+	}
+	in := s.Input(0)
+	for k, x := range inputs {
+		if len(x) != len(in) {
+			return nil, fmt.Errorf("infer: calibrate: sample %d has %d values, input %q %v needs %d", k, len(x), m.tensors[m.inputs[0]].name, m.InputShape(0), len(in))
+		}
+		copy(in, x)
+		if err := s.Run(); err != nil {
+			return nil, err
+		}
+		for i, t := range m.tensors {
+			obs[i].Observe(s.fbuf(t))
+		}
+	}
+	ranges := make(map[string]Range, len(m.tensors))
+	for i, t := range m.tensors {
+		lo, hi := obs[i].Range()
+		ranges[t.name] = Range{Min: min(lo, 0), Max: max(hi, 0)}
+	}
+	consumers := m.g.Consumers()
+	isNode := map[string]*Node{}
+	for _, n := range m.g.Nodes {
+		isNode[n.Name] = n
+	}
+	for _, n := range m.g.Nodes {
+		if n.Op != OpConcat {
+			continue
+		}
+		r := ranges[n.Name]
+		for _, in := range n.Inputs {
+			if p := isNode[in]; p != nil && consumers[in] == 1 && !inheritsParams(p.Op) {
+				ranges[in] = r
+			}
+		}
+	}
+	// Folded BatchNorms: their output is the conv's.
+	for _, n := range g.Nodes {
+		if n.Op == OpBatchNorm {
+			if _, ok := ranges[n.Name]; !ok && len(n.Inputs) == 1 {
+				if r, ok := ranges[n.Inputs[0]]; ok {
+					ranges[n.Name] = r
+				}
+			}
+		}
+	}
+	return ranges, nil
+}
+
+// LayerReport compares one tensor of the int8 executor with the float one.
+type LayerReport struct {
+	Name   string
+	Op     Op
+	SQNR   float64 // dB, int8 dequantized against float
+	MaxAbs float64 // largest absolute difference
+	Scale  float32 // the tensor's quantization step
+}
+
+func (r LayerReport) String() string {
+	return fmt.Sprintf("%-32s %-14s SQNR %6.1f dB  max|err| %.4g  (scale %.4g)", r.Name, r.Op, r.SQNR, r.MaxAbs, r.Scale)
+}
+
+// LayerSQNR runs g (with its Ranges) in float32 and int8 on one input and
+// reports, for every node in order, how far the int8 tensor is from the
+// float one. The int8 executor runs on its own quantized activations, so
+// the error accumulates as it does in deployment.
+func LayerSQNR(g *Graph, input []float32) ([]LayerReport, error) {
+	mf, err := NewModel(g, Options{Precision: Float32, keepAll: true})
+	if err != nil {
+		return nil, err
+	}
+	mq, err := NewModel(g, Options{Precision: Int8, keepAll: true})
+	if err != nil {
+		return nil, err
+	}
+	sf, sq := mf.NewSession(), mq.NewSession()
+	defer sf.Close()
+	defer sq.Close()
+	if len(input) != len(sf.Input(0)) {
+		return nil, fmt.Errorf("infer: layer SQNR: input has %d values, %v needs %d", len(input), mf.InputShape(0), len(sf.Input(0)))
+	}
+	copy(sf.Input(0), input)
+	copy(sq.Input(0), input)
+	if err := sf.Run(); err != nil {
+		return nil, err
+	}
+	if err := sq.Run(); err != nil {
+		return nil, err
+	}
+	var out []LayerReport
+	for _, n := range mf.g.Nodes {
+		tf, tq := mf.tensorOf(n.Name), mq.tensorOf(n.Name)
+		ref := sf.fbuf(tf)
+		got := make([]float32, len(ref))
+		dequantizeInto(got, sq.bbuf(tq), tq.scale, tq.zp)
+		sq := quant.SQNR(ref, got)
+		if math.IsNaN(sq) {
+			sq = 0
+		}
+		out = append(out, LayerReport{Name: n.Name, Op: n.Op, SQNR: sq, MaxAbs: quant.MaxAbsDiff(ref, got), Scale: tq.scale})
+	}
+	return out, nil
+}

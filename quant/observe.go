@@ -1,0 +1,213 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+)
+
+// Observer accumulates the values a tensor takes over the calibration set
+// and proposes the range to quantize it to. Ranges always contain 0.
+type Observer interface {
+	Observe(x []float32)
+	// Range is the chosen [min, max]; (0, 0) before any value was observed.
+	Range() (lo, hi float32)
+}
+
+// Methods are the observer names NewObserver accepts.
+var Methods = []string{"minmax", "percentile", "entropy"}
+
+// NewObserver returns the observer for a calibration method: "minmax",
+// "percentile" (99.99%) or "entropy" (KL divergence, 2048 bins).
+func NewObserver(method string) (Observer, error) {
+	switch method {
+	case "minmax", "":
+		return &MinMax{}, nil
+	case "percentile":
+		return &Percentile{P: 0.9999}, nil
+	case "entropy":
+		return &Entropy{}, nil
+	}
+	return nil, fmt.Errorf("quant: unknown calibration method %q (want one of %v)", method, Methods)
+}
+
+// MinMax takes the extreme values seen.
+type MinMax struct {
+	lo, hi float32
+}
+
+func (m *MinMax) Observe(x []float32) {
+	for _, v := range x {
+		if v < m.lo {
+			m.lo = v
+		}
+		if v > m.hi {
+			m.hi = v
+		}
+	}
+}
+
+func (m *MinMax) Range() (float32, float32) { return m.lo, m.hi }
+
+// HistBins is the number of histogram bins of the Percentile and Entropy
+// observers (TensorRT's choice).
+const HistBins = 2048
+
+// hist is a histogram of |x| over [0, width*HistBins) that doubles its range
+// (merging bin pairs) when a larger value arrives, plus the signed extremes.
+type hist struct {
+	bins   [HistBins]float64
+	width  float64
+	lo, hi float32
+	total  float64
+}
+
+func (h *hist) observe(x []float32) {
+	var m float32
+	for _, v := range x {
+		h.lo = min(h.lo, v)
+		h.hi = max(h.hi, v)
+		m = max(m, float32(math.Abs(float64(v))))
+	}
+	if m == 0 && h.width == 0 {
+		h.total += float64(len(x))
+		h.bins[0] += float64(len(x))
+		return
+	}
+	if h.width == 0 {
+		h.width = float64(m) / HistBins * 1.0001
+	}
+	for float64(m) >= h.width*HistBins {
+		for i := range HistBins / 2 {
+			h.bins[i] = h.bins[2*i] + h.bins[2*i+1]
+		}
+		clear(h.bins[HistBins/2:])
+		h.width *= 2
+	}
+	inv := 1 / h.width
+	for _, v := range x {
+		b := int(math.Abs(float64(v)) * inv)
+		h.bins[min(b, HistBins-1)]++
+	}
+	h.total += float64(len(x))
+}
+
+// clip returns the observed range clipped to [-t, t].
+func (h *hist) clip(t float64) (float32, float32) {
+	return max(h.lo, float32(-t)), min(h.hi, float32(t))
+}
+
+// Percentile clips |x| at the P quantile (e.g. 0.9999) of the observed values.
+type Percentile struct {
+	P float64
+	h hist
+}
+
+func (p *Percentile) Observe(x []float32) { p.h.observe(x) }
+
+func (p *Percentile) Range() (float32, float32) {
+	h := &p.h
+	if h.width == 0 {
+		return min(h.lo, 0), max(h.hi, 0)
+	}
+	want := p.P * h.total
+	var cum float64
+	for i, c := range h.bins {
+		cum += c
+		if cum >= want {
+			return h.clip(float64(i+1) * h.width)
+		}
+	}
+	return h.lo, h.hi
+}
+
+// Entropy picks the clipping threshold of |x| that minimises the KL
+// divergence between the observed distribution and its quantized version,
+// as TensorRT's entropy calibrator: 128 levels for signed tensors, 255 for
+// non-negative ones (ReLU outputs use the whole int8 range on [0, t]).
+type Entropy struct {
+	h hist
+}
+
+func (e *Entropy) Observe(x []float32) { e.h.observe(x) }
+
+func (e *Entropy) Range() (float32, float32) {
+	h := &e.h
+	if h.width == 0 {
+		return min(h.lo, 0), max(h.hi, 0)
+	}
+	levels := 128
+	if h.lo >= 0 {
+		levels = 255
+	}
+	// Last non-empty bin: no point in thresholds beyond it.
+	last := HistBins
+	for last > levels && h.bins[last-1] == 0 {
+		last--
+	}
+	if last <= levels {
+		return h.lo, h.hi
+	}
+	best, bestKL := last, math.Inf(1)
+	p := make([]float64, HistBins)
+	q := make([]float64, HistBins)
+	for i := levels; i <= last; i++ {
+		// Reference: the first i bins, the clipped tail folded into the last.
+		copy(p, h.bins[:i])
+		for _, c := range h.bins[i:] {
+			p[i-1] += c
+		}
+		// Candidate: the first i bins merged into levels groups, each group's
+		// mass spread evenly over its non-empty bins.
+		clear(q[:i])
+		for l := range levels {
+			a, b := l*i/levels, (l+1)*i/levels
+			var sum float64
+			nz := 0
+			for j := a; j < b; j++ {
+				sum += h.bins[j]
+				if h.bins[j] != 0 {
+					nz++
+				}
+			}
+			if nz == 0 {
+				continue
+			}
+			for j := a; j < b; j++ {
+				if h.bins[j] != 0 {
+					q[j] = sum / float64(nz)
+				}
+			}
+		}
+		if kl := klDivergence(p[:i], q[:i]); kl < bestKL {
+			best, bestKL = i, kl
+		}
+	}
+	return h.clip((float64(best) + 0.5) * h.width)
+}
+
+// klDivergence is KL(p || q) of two unnormalised histograms; bins where p
+// has mass and q has none cost a large constant (smoothing, as TensorRT).
+func klDivergence(p, q []float64) float64 {
+	var sp, sq float64
+	for i := range p {
+		sp += p[i]
+		sq += q[i]
+	}
+	if sp == 0 || sq == 0 {
+		return math.Inf(1)
+	}
+	var kl float64
+	for i := range p {
+		if p[i] == 0 {
+			continue
+		}
+		pi := p[i] / sp
+		qi := q[i] / sq
+		if qi == 0 {
+			kl += pi * 20 // log of a ~1e-9 smoothing probability
+			continue
+		}
+		kl += pi * math.Log(pi/qi)
+	}
+	return kl
+}
