@@ -2,13 +2,13 @@
 //
 // Layout: a directory (0700) of append-only segment files (0600) named by the sequence
 // number of their first record, "%020d.seg", plus a file "head" holding the sequence number
-// of the oldest record not yet acknowledged. A record is
+// of the oldest record not yet acknowledged (and its CRC). A record is
 //
 //	uint32 length of payload | uint32 CRC-32C of (seq, payload) | uint64 seq | payload
 //
 // little endian. Append writes one record and fsyncs before returning, so an event that
-// Append accepted survives kill -9 and power loss. Ack advances the head (write to a
-// temporary file, fsync, rename, fsync the directory) and deletes segments that hold only
+// Append accepted survives kill -9 and power loss. Ack advances the head (overwritten in
+// place and fsynced, so it needs no free space) and deletes segments that hold only
 // acknowledged records. On Open a torn or corrupt tail (the record being written when the
 // process died) is truncated away; records before it are kept. Appends after Open always go
 // to a new segment, so a damaged segment is never appended to.
@@ -87,6 +87,8 @@ type Queue struct {
 	head    uint64
 	dropped uint64
 	ready   chan struct{} // closed and replaced when a record is appended
+
+	headFile *os.File
 }
 
 // Open opens or creates the queue in dir holding at most max waiting records.
@@ -179,6 +181,10 @@ func (q *Queue) load() error {
 		}
 	}
 	q.next = max(maxSeq+1, q.head)
+	// Create the head file now, while there is space, so acknowledging never needs new blocks.
+	if err := q.writeHead(q.head); err != nil {
+		q.log.Warn("mqttq: cannot write head file now; will retry at the first acknowledgement", "err", err)
+	}
 	if len(q.entries) > q.max {
 		q.log.Warn("mqttq: more events on disk than max_events; keeping them all", "events", len(q.entries), "max_events", q.max)
 	}
@@ -361,26 +367,25 @@ func (q *Queue) writeHead(head uint64) error {
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:], head)
 	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
-	tmp := filepath.Join(q.dir, "head.tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if q.headFile == nil {
+		f, err := os.OpenFile(filepath.Join(q.dir, "head"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("mqttq: open head: %w", err)
+		}
+		if err := syncDir(q.dir); err != nil {
+			f.Close()
+			return err
+		}
+		q.headFile = f
+	}
+	// Overwriting 12 bytes in place needs no new disk blocks, so acknowledging (and with it
+	// freeing segments) keeps working on a full disk. A torn write fails the CRC on Open and
+	// costs duplicates, never loss.
+	if _, err := q.headFile.WriteAt(b[:], 0); err != nil {
 		return fmt.Errorf("mqttq: write head: %w", err)
 	}
-	_, err = f.Write(b[:])
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(q.dir, "head"))
-	}
-	if err == nil {
-		err = syncDir(q.dir)
-	}
-	if err != nil {
-		return fmt.Errorf("mqttq: write head: %w", err)
+	if err := q.headFile.Sync(); err != nil {
+		return fmt.Errorf("mqttq: sync head: %w", err)
 	}
 	return nil
 }
@@ -430,4 +435,8 @@ func (q *Queue) closeFiles() {
 	q.segs = nil
 	q.entries = nil
 	q.active = nil
+	if q.headFile != nil {
+		q.headFile.Close()
+		q.headFile = nil
+	}
 }
