@@ -6,7 +6,7 @@ import "fmt"
 const (
 	panelN = 16 // output channels per panel
 	groupK = 4  // reduction elements kept together per channel (one SDOT/VPDPBUSD lane)
-	tileM  = 4  // rows of A per kernel call
+	tileM  = 16 // rows of A per kernel call (kernels block rows further inside)
 )
 
 // Packed holds int8 weights [N][K] (N output channels, K reduction) in the
@@ -101,6 +101,9 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 			j0 := pi * panelN
 			nj := min(panelN, p.N-j0)
 			gemmTile(&acc, a, i0*lda, lda, rows, p, pi)
+			if cur.id != 0 && archEpilogue(cur.id, dst, i0*ldd+j0, ldd, &acc, rows, nj, q, j0) {
+				continue
+			}
 			for r := 0; r < rows; r++ {
 				o := (i0+r)*ldd + j0
 				epilogueRow(dst[o:o+nj], acc[r*panelN:r*panelN+nj], q, j0)

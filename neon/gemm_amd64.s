@@ -305,3 +305,70 @@ avx2_store1:
 avx2_done:
 	VZEROUPPER
 	RET
+
+// EPI8 runs the Requant epilogue on 8 accumulators at byte offset off of
+// the acc row (SI) and the epi parameters (R8), leaving 8 int32 in [Min,
+// Max] in X. Constants: Y15 = 2^30 per qword, Y14 = 0x7fffffff,
+// Y13 = lo, Y12 = hi, Y11 = zp. Clobbers Y2-Y5.
+#define EPI8(off, X) \
+	VMOVDQU   off(SI), X \
+	VPADDD    off(R8), X, X \ // + bias (wrapping, as in Go)
+	VMOVDQU   off+128(R8), Y2 \
+	VPSLLVD   Y2, X, Y3 \     // saturating x << left:
+	VPSRAVD   Y2, Y3, Y4 \    // it did not overflow iff (x<<left)>>left == x,
+	VPCMPEQD  Y4, X, Y4 \
+	VPSRAD    $31, X, Y5 \    // else saturate to 0x7fffffff or 0x80000000
+	VPXOR     Y14, Y5, Y5 \
+	VPBLENDVB Y4, Y3, Y5, X \
+	VMOVDQU   off+64(R8), Y2 \
+	VPMULDQ   Y2, X, Y3 \     // even lanes: 64-bit x*mult
+	VPSHUFD   $0xF5, X, Y4 \
+	VPSHUFD   $0xF5, Y2, Y5 \
+	VPMULDQ   Y5, Y4, Y4 \    // odd lanes
+	VPADDQ    Y15, Y3, Y3 \   // + 2^30
+	VPADDQ    Y15, Y4, Y4 \
+	VPSRLQ    $31, Y3, Y3 \   // low dword = bits 31..62 = (p+2^30)>>31
+	VPSLLQ    $1, Y4, Y4 \    // high dword = the same bits, for the odd lanes
+	VPBLENDD  $0xAA, Y4, Y3, X \
+	VPSRAVD   off+256(R8), X, Y3 \ // rounding right shift without overflow:
+	VPAND     off+320(R8), Y3, Y3 \ // (x >> r) + ((x >> (r-1)) & 1)
+	VPSRAVD   off+192(R8), X, X \
+	VPADDD    Y3, X, X \
+	VPMAXSD   Y13, X, X \
+	VPMINSD   Y12, X, X \
+	VPADDD    Y11, X, X
+
+// func epilogueAVX2(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
+TEXT ·epilogueAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), BX
+	MOVQ acc+16(FP), SI
+	MOVQ rows+24(FP), CX
+	MOVQ e+32(FP), R8
+	MOVQ $0x40000000, AX
+	MOVQ AX, X15
+	VPBROADCASTQ X15, Y15
+	VPCMPEQD     Y14, Y14, Y14
+	VPSRLD       $1, Y14, Y14
+	VPBROADCASTD 384(R8), Y13
+	VPBROADCASTD 388(R8), Y12
+	VPBROADCASTD 392(R8), Y11
+
+epi_row:
+	TESTQ CX, CX
+	JZ    epi_done
+	EPI8(0, Y0)
+	EPI8(32, Y1)
+	VPACKSSDW    Y1, Y0, Y0 // [c0-3 c8-11 | c4-7 c12-15] as int16
+	VPERMQ       $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSWB    X1, X0, X0
+	VMOVDQU      X0, (DI)
+	ADDQ $64, SI
+	ADDQ BX, DI
+	DECQ CX
+	JMP  epi_row
+
+epi_done:
+	VZEROUPPER
+	RET

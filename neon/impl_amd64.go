@@ -2,7 +2,11 @@
 
 package neon
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 const (
 	idAVX2 = 1 + iota
@@ -45,4 +49,47 @@ func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, 
 	case idAVX2:
 		tileAVX2(acc, ap, lda, rows, groups, w, tail)
 	}
+}
+
+// epi holds one panel's epilogue parameters in the layout epilogueAVX2
+// reads (byte offsets in the assembly).
+type epi struct {
+	bias, mult [panelN]int32 // 0, 64
+	left       [panelN]int32 // 128: max(-shift, 0), the saturating pre-shift
+	right      [panelN]int32 // 192: max(shift, 0)
+	rm1        [panelN]int32 // 256: right-1, or 32 (an all-sign shift) when right == 0
+	one        [panelN]int32 // 320: 1 when right > 0: the rounding bit is (x >> (right-1)) & one
+	lo, hi, zp int32         // 384, 388, 392: clamp bounds before adding zp, and zp
+}
+
+//go:noescape
+func epilogueAVX2(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
+
+// archEpilogue runs the Requant epilogue of a rows x nj tile in assembly:
+// same integer steps as Requantize, 8 lanes at a time (see the .s file).
+func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
+	var e epi
+	bias, mult, shift := q.Bias[j0:j0+nj], q.Mult[j0:j0+nj], q.Shift[j0:j0+nj]
+	for j := range bias {
+		e.bias[j], e.mult[j] = bias[j], mult[j]
+		s := shift[j]
+		e.left[j], e.right[j], e.rm1[j] = max(-s, 0), max(s, 0), 32
+		if s > 0 {
+			e.rm1[j], e.one[j] = s-1, 1
+		}
+	}
+	e.lo = int32(max(int64(q.Min)-int64(q.ZeroPoint), math.MinInt32))
+	e.hi = int32(min(int64(q.Max)-int64(q.ZeroPoint), math.MaxInt32))
+	e.zp = q.ZeroPoint
+	if nj == panelN {
+		_ = dst[off+(rows-1)*ldd+panelN-1]
+		epilogueAVX2(&dst[off], ldd, acc, rows, &e)
+		return true
+	}
+	var tmp [tileM * panelN]int8
+	epilogueAVX2(&tmp[0], panelN, acc, rows, &e)
+	for r := 0; r < rows; r++ {
+		copy(dst[off+r*ldd:off+r*ldd+nj], tmp[r*panelN:])
+	}
+	return true
 }

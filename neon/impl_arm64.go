@@ -7,3 +7,7 @@ func archImpls() []*implementation { return nil }
 func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
 	panic("neon: no kernel")
 }
+
+func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
+	return false
+}
