@@ -195,9 +195,7 @@ func (s *Snapshot) Encode() ([]byte, error) {
 	binary.Write(&buf, binary.LittleEndian, uint32(GalleryVersion))
 	binary.Write(&buf, binary.LittleEndian, uint64(len(payload)))
 	buf.Write(payload)
-	sum := sha256.Sum256(buf.Bytes())
-	buf.Write(sum[:])
-	return buf.Bytes(), nil
+	return appendSum(buf.Bytes()), nil
 }
 
 // DecodeSnapshot parses and validates a gallery file's contents. Errors
@@ -568,4 +566,9 @@ func (g *Gallery) SetHead(h *Head) error {
 		s.Head = h
 		return nil
 	})
+}
+
+func appendSum(body []byte) []byte {
+	sum := sha256.Sum256(body)
+	return append(body, sum[:]...)
 }
