@@ -23,7 +23,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strings"
 )
 
 // ErrBadManifest is wrapped by every error about a manifest's content (as
@@ -121,8 +120,9 @@ func LoadManifestFS(fsys fs.FS, manifestName string) (Weights, error) {
 		return w, fmt.Errorf("%w: manifest %q: %v", ErrBadManifest, manifestName, err)
 	}
 	base := path.Dir(manifestName)
+	used := map[string]bool{} // each shard file once: memory stays bounded by the files
 	for gi, g := range groups {
-		if err := w.loadGroup(fsys, base, gi, g); err != nil {
+		if err := w.loadGroup(fsys, base, gi, g, used); err != nil {
 			return Weights{Manifest: manifestName}, err
 		}
 	}
@@ -230,7 +230,7 @@ type placed struct {
 	off, end int64
 }
 
-func (w *Weights) loadGroup(fsys fs.FS, base string, gi int, g manifestGroup) error {
+func (w *Weights) loadGroup(fsys fs.FS, base string, gi int, g manifestGroup, used map[string]bool) error {
 	if len(g.Paths) == 0 && len(g.Weights) > 0 {
 		return w.errorf("group %d lists %d tensors but no shard files", gi, len(g.Weights))
 	}
@@ -243,9 +243,13 @@ func (w *Weights) loadGroup(fsys fs.FS, base string, gi int, g manifestGroup) er
 	var total int64
 	for _, p := range g.Paths {
 		name := path.Join(base, p)
-		if p == "" || !fs.ValidPath(name) || strings.HasPrefix(p, "/") {
+		if p == "" || p == "." || !fs.ValidPath(p) {
 			return w.errorf("group %d: shard path %q is not a relative path inside the manifest's folder", gi, p)
 		}
+		if used[name] {
+			return w.errorf("group %d: shard %q is listed twice", gi, p)
+		}
+		used[name] = true
 		st, err := fs.Stat(fsys, name)
 		if err != nil {
 			return fmt.Errorf("tfjs manifest %q: group %d (%s): shard %q: %w (run scripts/fetch-models.sh to fetch the weights)",
