@@ -168,7 +168,7 @@ type importer struct {
 	users  map[string]int // ONNX consumers (needed nodes and outputs) per tensor
 	nodes  []*onnxpb.NodeProto
 	needed []bool
-	budget int            // elements the importer may still allocate
+	budget int // elements the importer may still allocate
 	node   *onnxpb.NodeProto
 }
 

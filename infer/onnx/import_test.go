@@ -1,10 +1,12 @@
-package onnx
+package onnx_test
 
 import (
 	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	. "github.com/vigil-edge/vigil/infer/onnx"
 )
 
 func TestImportRealModels(t *testing.T) {

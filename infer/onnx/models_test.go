@@ -1,4 +1,4 @@
-package onnx
+package onnx_test
 
 import (
 	"os"
@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-edge/vigil/infer"
+	. "github.com/vigil-edge/vigil/infer/onnx"
 )
 
 // modelCache finds models/cache as DEVELOPERS.md says: VIGIL_MODELS, or
@@ -40,11 +43,20 @@ func modelFile(t testing.TB, rel string) string {
 	return p
 }
 
+// The real models. UltraFace's file ends in the SSD prior decoding (Slice,
+// Exp, constant prior tensors), which the engine has no operators for and
+// which belongs in the detector: it is cut at the raw box regressions,
+// tensor "462" ([1,4420,4], before the priors are applied).
 var realModels = []struct {
 	name, path string
 	opts       Options
+	pre        infer.Meta // preprocessing for the test photo
+	ops        []string   // ONNX op types the file uses
 }{
-	{"ultraface", "faceplugin/fr_detect.onnx", Options{Outputs: []string{"scores", "462"}}},
-	{"mobilefacenet", "faceplugin/fr_feature.onnx", Options{}},
-	{"blazeface", "blazeface/face_detection_front_128x128_barracuda.onnx", Options{}},
+	{"ultraface", "faceplugin/fr_detect.onnx", Options{Outputs: []string{"scores", "462"}},
+		infer.Meta{Mean: [3]float32{127, 127, 127}, Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128}, ChannelOrder: "RGB"}, nil},
+	{"mobilefacenet", "faceplugin/fr_feature.onnx", Options{},
+		infer.Meta{Mean: [3]float32{127.5, 127.5, 127.5}, Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128}, ChannelOrder: "RGB"}, nil},
+	{"blazeface", "blazeface/face_detection_front_128x128_barracuda.onnx", Options{},
+		infer.Meta{Mean: [3]float32{127.5, 127.5, 127.5}, Scale: [3]float32{1 / 127.5, 1 / 127.5, 1 / 127.5}, ChannelOrder: "RGB"}, nil},
 }
