@@ -16,22 +16,27 @@ func modelDir(t testing.TB, sub string) string {
 	t.Helper()
 	root := os.Getenv("VIGIL_MODELS")
 	if root == "" {
-		dir, err := os.Getwd()
-		require.NoError(t, err)
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				root = filepath.Join(dir, "models", "cache")
-				break
-			}
-			parent := filepath.Dir(dir)
-			require.NotEqual(t, parent, dir, "no go.mod above the working directory")
-			dir = parent
-		}
+		root = filepath.Join(repoRoot(t), "models", "cache")
 	}
 	d := filepath.Join(root, sub)
 	_, err := os.Stat(d)
 	require.NoError(t, err, "model folder %s is missing: run scripts/fetch-models.sh", d)
 	return d
+}
+
+// repoRoot is the folder holding go.mod, above the working directory.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "no go.mod above the working directory")
+		dir = parent
+	}
 }
 
 func shapesOf(t *testing.T, g *infer.Graph) map[string]infer.Shape {
