@@ -1,6 +1,9 @@
 package tfjs
 
 import (
+	"bytes"
+
+	"github.com/stretchr/testify/assert"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,4 +67,24 @@ func TestShapes(t *testing.T) {
 	require.Equal(t, infer.Shape{1, 1, 1, 2}, sr["prob"])
 	so := shapesOf(t, o)
 	require.Equal(t, infer.Shape{1, 1, 1, 10}, so["landmarks"])
+}
+
+// TestFormatRoundTrip: every graph survives the .vq format with its metadata.
+func TestFormatRoundTrip(t *testing.T) {
+	p, r, o, err := MTCNN(modelDir(t, "mtcnn"))
+	require.NoError(t, err)
+	tiny, err := TinyFaceDetector(modelDir(t, "face-api"))
+	require.NoError(t, err)
+	rec, err := FaceRecognition(modelDir(t, "face-api"))
+	require.NoError(t, err)
+	for _, g := range []*infer.Graph{p, r, o, tiny, rec} {
+		var buf bytes.Buffer
+		require.NoError(t, infer.Encode(&buf, g), g.Meta.Name)
+		back, err := infer.Decode(buf.Bytes())
+		require.NoError(t, err, g.Meta.Name)
+		assert.Equal(t, g.Meta, back.Meta)
+		assert.Equal(t, g.Outputs, back.Outputs)
+		require.Len(t, back.Nodes, len(g.Nodes))
+		t.Logf("%s: %d nodes, %d bytes as .vq (float)", g.Meta.Name, len(g.Nodes), buf.Len())
+	}
 }
