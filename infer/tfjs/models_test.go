@@ -2,12 +2,11 @@ package tfjs
 
 import (
 	"bytes"
-
-	"github.com/stretchr/testify/assert"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-edge/vigil/infer"
