@@ -770,6 +770,9 @@ func (im *importer) activation(n *onnxpb.NodeProto, ins []*value) (*value, error
 		if im.opset < 11 {
 			lo, hi = attrFloat(n, "min", lo), attrFloat(n, "max", hi)
 		} else {
+			if attr(n, "min") != nil || attr(n, "max") != nil {
+				return nil, im.invalid("min/max attributes in opset %d (they are inputs since opset 11)", im.opset)
+			}
 			for k, p := range []*float32{&lo, &hi} {
 				c, err := im.cnst(ins, k+1, false)
 				if err != nil {
