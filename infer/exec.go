@@ -32,10 +32,10 @@ type Options struct {
 	// Threads is the number of goroutines a Session uses to run one layer
 	// (0 means runtime.NumCPU()). Results do not depend on it.
 	Threads int
-
-	// keepAll disables buffer reuse so every tensor can be read after Run
-	// (calibration, SQNR reports, TensorFloat).
-	keepAll bool
+	// KeepAll disables the reuse of activation buffers so that
+	// Session.TensorFloat can read every tensor after Run (debugging,
+	// calibration, SQNR reports). It costs memory, not speed.
+	KeepAll bool
 }
 
 // ErrMissingRange is wrapped by NewModel's error when an int8 model lacks the
@@ -281,7 +281,7 @@ func (m *Model) plan() {
 	for _, t := range m.outputs {
 		last[m.tensors[t].root] = forever
 	}
-	if m.opt.keepAll {
+	if m.opt.KeepAll {
 		for i := range last {
 			last[i] = forever
 		}
@@ -354,15 +354,24 @@ type Session struct {
 	sum []float64   // int8 softmax scratch per worker (float)
 
 	workers int
-	tasks   []chan task
-	wg      sync.WaitGroup
+	tasks   []chan task // workers 1.. (worker 0 is the caller)
+	wg      *sync.WaitGroup
 	closed  bool
+	cleanup runtime.Cleanup
 }
 
 type task struct {
 	p      parter
+	s      *Session
 	w      int
 	lo, hi int
+}
+
+// stopWorkers closes the task channels; the workers then return.
+func stopWorkers(tasks []chan task) {
+	for _, ch := range tasks[1:] {
+		close(ch)
+	}
 }
 
 // NewSession allocates a run context: the activation arena and, with
@@ -389,17 +398,23 @@ func (m *Model) NewSession() *Session {
 		s.si[w] = make([]int32, m.scratchI)
 	}
 	if s.workers > 1 {
+		// Workers hold the channel and the wait group, never the session,
+		// so a session dropped without Close is collected and its cleanup
+		// stops them.
 		s.tasks = make([]chan task, s.workers)
+		wg := new(sync.WaitGroup)
+		s.wg = wg
 		for w := 1; w < s.workers; w++ {
 			ch := make(chan task)
 			s.tasks[w] = ch
 			go func() {
 				for t := range ch {
-					t.p.part(s, t.w, t.lo, t.hi)
-					s.wg.Done()
+					t.p.part(t.s, t.w, t.lo, t.hi)
+					wg.Done()
 				}
 			}()
 		}
+		s.cleanup = runtime.AddCleanup(s, stopWorkers, s.tasks)
 	}
 	return s
 }
@@ -411,8 +426,9 @@ func (s *Session) Close() {
 		return
 	}
 	s.closed = true
-	for w := 1; w < len(s.tasks); w++ {
-		close(s.tasks[w])
+	if s.tasks != nil {
+		s.cleanup.Stop()
+		stopWorkers(s.tasks)
 	}
 }
 
@@ -433,7 +449,7 @@ func (s *Session) parallel(p parter, n, minItems int) {
 	}
 	s.wg.Add(k - 1)
 	for w := 1; w < k; w++ {
-		s.tasks[w] <- task{p: p, w: w, lo: n * w / k, hi: n * (w + 1) / k}
+		s.tasks[w] <- task{p: p, s: s, w: w, lo: n * w / k, hi: n * (w + 1) / k}
 	}
 	p.part(s, 0, 0, n/k)
 	s.wg.Wait()
@@ -500,8 +516,8 @@ func (m *Model) tensorOf(name string) *tensor { return m.tensors[m.byName[name]]
 
 // TensorFloat returns a copy of the named tensor after Run as float32
 // (dequantized for int8 models). Buffers are reused between layers, so only
-// graph inputs and outputs are guaranteed to hold their values; models built
-// for calibration and reports keep every tensor.
+// graph inputs and outputs are guaranteed to hold their values unless the
+// model was built with Options.KeepAll.
 func (s *Session) TensorFloat(name string) ([]float32, error) {
 	i, ok := s.m.byName[name]
 	if !ok {
@@ -518,9 +534,8 @@ func (s *Session) TensorFloat(name string) ([]float32, error) {
 }
 
 // InputInt8 returns input i of an int8 model as quantized values, with its
-// scale and zero point; filling it directly skips quantization only if the
-// float input is not used (Run always quantizes Input(i) first, so use
-// RunInt8 for pre-quantized inputs).
+// scale and zero point. Run overwrites it by quantizing Input(i); fill it and
+// call RunInt8 to feed pre-quantized data.
 func (s *Session) InputInt8(i int) (data []int8, scale float32, zeroPoint int32) {
 	t := s.m.tensors[s.m.inputs[i]]
 	return s.bbuf(t), t.scale, t.zp

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vigil-edge/vigil/neon"
 	"github.com/vigil-edge/vigil/quant"
+	"go.uber.org/goleak"
 )
 
 // calibrated returns a copy of g with min/max ranges from the samples.
@@ -50,7 +52,7 @@ func int8VsFloat(t *testing.T, g *Graph, xs ...[]float32) (want, got []float32, 
 // calibrateMulti computes min/max ranges of every tensor of a graph with
 // several inputs.
 func calibrateMulti(t *testing.T, g *Graph, xs [][]float32) *Graph {
-	m, err := NewModel(g, Options{keepAll: true})
+	m, err := NewModel(g, Options{KeepAll: true})
 	require.NoError(t, err)
 	s := m.NewSession()
 	defer s.Close()
@@ -357,4 +359,47 @@ func TestCalibrateMethods(t *testing.T) {
 	assert.Error(t, err)
 	_, err = Calibrate(g, [][]float32{{1, 2}}, "minmax")
 	assert.ErrorContains(t, err, "sample 0")
+}
+
+func TestSessionWorkersStop(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	r := rand.New(rand.NewPCG(35, 36))
+	g, in := testNet(r)
+	m, err := NewModel(g, Options{Threads: 4})
+	require.NoError(t, err)
+	s := m.NewSession()
+	copy(s.Input(0), rndVec(r, in.Elems(), -1, 1))
+	require.NoError(t, s.Run())
+	s.Close()
+	s.Close() // idempotent
+	assert.Error(t, s.Run())
+	// A session dropped without Close: its cleanup stops the workers.
+	func() {
+		s := m.NewSession()
+		require.NoError(t, s.Run())
+	}()
+	for range 3 {
+		runtime.GC()
+	}
+}
+
+func TestFloatFromInt8Weights(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	c := convCases()[1]
+	n := c.node(r)
+	q, s, err := quant.QuantizeWeights(n.W.Data, n.W.Shape[0])
+	require.NoError(t, err)
+	deq := &Tensor{Shape: n.W.Shape, Data: make([]float32, len(q))}
+	per := len(q) / n.W.Shape[0]
+	for i := range q {
+		deq.Data[i] = float32(q[i]) * s[i/per]
+	}
+	x := rndVec(r, c.in.Elems(), -1, 1)
+	n2 := *n
+	n2.W, n2.QW = nil, &QTensor{Shape: n.W.Shape, Data: q, Scale: s}
+	n.W = deq
+	want, _ := runGraph(t, oneNode(n, c.in), Options{Threads: 1}, x)
+	n2.Inputs = nil
+	got, _ := runGraph(t, oneNode(&n2, c.in), Options{Threads: 1}, x)
+	assert.Equal(t, want, got)
 }

@@ -1,7 +1,6 @@
 package infer
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -41,10 +40,8 @@ func (m *Model) compileFloat(n *Node) (layer, error) {
 		return m.compileConvF(n, in[0], out)
 	case OpDense:
 		v, err := m.w.get(n, func() (any, error) {
-			if n.W == nil {
-				return nil, fmt.Errorf("infer: node %q: float executor needs float weights", n.Name)
-			}
-			return packF(n.W.Data, n.W.Shape[0], n.W.Shape[3]), nil
+			ws := n.weightShape()
+			return packF(floatWeights(n), ws[0], ws[3]), nil
 		})
 		if err != nil {
 			return nil, err
@@ -84,6 +81,20 @@ func (m *Model) compileFloat(n *Node) (layer, error) {
 		return nil, nodeErr(n, "BatchNorm left after folding")
 	}
 	return nil, nodeErr(n, "no float32 implementation")
+}
+
+// floatWeights are the node's float weights, dequantized from QW when the
+// model carries only int8 weights.
+func floatWeights(n *Node) []float32 {
+	if n.W != nil {
+		return n.W.Data
+	}
+	per := n.QW.Shape.Elems() / n.QW.Shape[0]
+	w := make([]float32, len(n.QW.Data))
+	for i, q := range n.QW.Data {
+		w[i] = float32(q) * n.QW.Scale[i/per]
+	}
+	return w
 }
 
 type nopLayer struct{}
@@ -127,10 +138,7 @@ const (
 )
 
 func (m *Model) compileConvF(n *Node, in, out *tensor) (layer, error) {
-	if n.W == nil {
-		return nil, fmt.Errorf("infer: node %q: float executor needs float weights", n.Name)
-	}
-	ws := n.W.Shape
+	ws := n.weightShape()
 	l := &convF{in: in, out: out, g: geomOf(n, in.shape, out.shape, ws[1], ws[2]), bias: n.B, act: n.Act}
 	l.groups = max(n.Groups, 1)
 	l.icg = in.shape[3] / l.groups
@@ -141,10 +149,11 @@ func (m *Model) compileConvF(n *Node, in, out *tensor) (layer, error) {
 	case l.icg == 1 && l.groups > 1:
 		l.kind = convDepthwise
 		v, _ := m.w.get(n, func() (any, error) {
+			wd := floatWeights(n)
 			dw := make([]float32, g.kh*g.kw*g.oc)
 			for oc := range g.oc {
 				for t := range g.kh * g.kw {
-					dw[t*g.oc+oc] = n.W.Data[oc*g.kh*g.kw+t]
+					dw[t*g.oc+oc] = wd[oc*g.kh*g.kw+t]
 				}
 			}
 			return dw, nil
@@ -160,8 +169,9 @@ func (m *Model) compileConvF(n *Node, in, out *tensor) (layer, error) {
 	}
 	v, _ := m.w.get(n, func() (any, error) {
 		ps := make([]*packedF, l.groups)
+		wd := floatWeights(n)
 		for gi := range l.groups {
-			ps[gi] = packF(n.W.Data[gi*l.ocg*l.k:(gi+1)*l.ocg*l.k], l.ocg, l.k)
+			ps[gi] = packF(wd[gi*l.ocg*l.k:(gi+1)*l.ocg*l.k], l.ocg, l.k)
 		}
 		return ps, nil
 	})

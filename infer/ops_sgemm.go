@@ -1,5 +1,7 @@
 package infer
 
+import "runtime"
+
 // A cache-blocked pure-Go SGEMM for the float32 executor: C += A * B where A
 // is row-major M x K (im2col rows or NHWC pixels), B is the weight matrix
 // K x N packed once at load time into panels of sgemmNR columns, and C is
@@ -11,6 +13,10 @@ const (
 	sgemmNR = 4   // columns per packed panel
 	sgemmKC = 256 // k block: an A row block and a B panel block stay in L1
 )
+
+// wideRegs selects the 4x4 micro-kernel where the register file holds its 16
+// accumulators (arm64 has 32 FP registers); elsewhere two 2x4 kernels run.
+const wideRegs = runtime.GOARCH == "arm64"
 
 // packedF is B packed for sgemm: panel p holds columns [p*NR, p*NR+NR) as
 // K rows of NR values, zero-padded past N.
@@ -52,7 +58,12 @@ func sgemm(m int, a []float32, lda int, b *packedF, c []float32, ldc int) {
 				pan := b.panels[p*k*sgemmNR+k0*sgemmNR : p*k*sgemmNR+k1*sgemmNR]
 				j := p * sgemmNR
 				if j+sgemmNR <= n {
-					kern4x4(kc, a0, a1, a2, a3, pan, c[i*ldc+j:], c[(i+1)*ldc+j:], c[(i+2)*ldc+j:], c[(i+3)*ldc+j:])
+					if wideRegs {
+						kern4x4(kc, a0, a1, a2, a3, pan, c[i*ldc+j:], c[(i+1)*ldc+j:], c[(i+2)*ldc+j:], c[(i+3)*ldc+j:])
+					} else {
+						kern2x4(kc, a0, a1, pan, c[i*ldc+j:], c[(i+1)*ldc+j:])
+						kern2x4(kc, a2, a3, pan, c[(i+2)*ldc+j:], c[(i+3)*ldc+j:])
+					}
 				} else {
 					for r := range 4 {
 						kern1xTail(a[(i+r)*lda+k0:(i+r)*lda+k1], pan, c[(i+r)*ldc+j:(i+r)*ldc+n])
@@ -85,27 +96,15 @@ func kern4x4(kc int, a0, a1, a2, a3, b, c0, c1, c2, c3 []float32) {
 	var s30, s31, s32, s33 float32
 	for kk := range kc {
 		bb := b[kk*4 : kk*4+4 : kk*4+4]
-		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
-		x := a0[kk]
-		s00 += x * b0
-		s01 += x * b1
-		s02 += x * b2
-		s03 += x * b3
-		x = a1[kk]
-		s10 += x * b0
-		s11 += x * b1
-		s12 += x * b2
-		s13 += x * b3
-		x = a2[kk]
-		s20 += x * b0
-		s21 += x * b1
-		s22 += x * b2
-		s23 += x * b3
-		x = a3[kk]
-		s30 += x * b0
-		s31 += x * b1
-		s32 += x * b2
-		s33 += x * b3
+		x, y := a0[kk], a1[kk]
+		s00 += x * bb[0]
+		s10 += y * bb[0]
+		s01 += x * bb[1]
+		s11 += y * bb[1]
+		s02 += x * bb[2]
+		s12 += y * bb[2]
+		s03 += x * bb[3]
+		s13 += y * bb[3]
 	}
 	c0 = c0[:4]
 	c0[0] += s00
@@ -127,6 +126,39 @@ func kern4x4(kc int, a0, a1, a2, a3, b, c0, c1, c2, c3 []float32) {
 	c3[1] += s31
 	c3[2] += s32
 	c3[3] += s33
+}
+
+// kern2x4 accumulates a 2x4 block of C: 8 accumulators, 4 B values and an
+// A value fit amd64's 15 usable XMM registers without spilling.
+func kern2x4(kc int, a0, a1, b, c0, c1 []float32) {
+	a0, a1 = a0[:kc], a1[:kc]
+	b = b[:kc*4]
+	var s00, s01, s02, s03 float32
+	var s10, s11, s12, s13 float32
+	for kk := range kc {
+		bb := b[kk*4 : kk*4+4 : kk*4+4]
+		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
+		x := a0[kk]
+		s00 += x * b0
+		s01 += x * b1
+		s02 += x * b2
+		s03 += x * b3
+		x = a1[kk]
+		s10 += x * b0
+		s11 += x * b1
+		s12 += x * b2
+		s13 += x * b3
+	}
+	c0 = c0[:4]
+	c0[0] += s00
+	c0[1] += s01
+	c0[2] += s02
+	c0[3] += s03
+	c1 = c1[:4]
+	c1[0] += s10
+	c1[1] += s11
+	c1[2] += s12
+	c1[3] += s13
 }
 
 // kern1x4 accumulates one row of a full panel.

@@ -427,3 +427,19 @@ func TestBatchNormFolded(t *testing.T) {
 	}
 	assertClose(t, y, got, 1e-4, "conv+bn+relu+bn")
 }
+
+func BenchmarkSGEMM(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, sz := range [][3]int{{256, 64, 576}, {1024, 32, 27}, {196, 256, 2304}, {3136, 64, 64}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		a := rndVec(r, m*k, -1, 1)
+		p := packF(rndVec(r, n*k, -1, 1), n, k)
+		c := make([]float32, m*n)
+		b.Run(fmt.Sprintf("m%d_n%d_k%d", m, n, k), func(b *testing.B) {
+			for b.Loop() {
+				sgemm(m, a, k, p, c, n)
+			}
+			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
