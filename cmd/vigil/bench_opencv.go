@@ -19,12 +19,12 @@ import (
 
 // openCVRunner runs an ONNX file through OpenCV DNN (gocv) on one thread, on
 // the same NHWC input the other engines get (transposed to NCHW).
-func openCVRunner(model, onnxPath string, input []float32, shape infer.Shape) *benchRunner {
+func openCVRunner(model string, onnxModel []byte, input []float32, shape infer.Shape) *benchRunner {
 	r := &benchRunner{model: model, engine: "opencv-dnn", threads: 1, impl: "OpenCV " + gocv.OpenCVVersion()}
-	net := gocv.ReadNetFromONNX(onnxPath)
-	if net.Empty() {
+	net, err := gocv.ReadNetFromONNXBytes(onnxModel)
+	if err != nil || net.Empty() {
 		net.Close()
-		r.skip = fmt.Sprintf("OpenCV %s could not read %s", gocv.OpenCVVersion(), onnxPath)
+		r.skip = fmt.Sprintf("OpenCV %s could not read the model: %v", gocv.OpenCVVersion(), err)
 		return r
 	}
 	net.SetPreferableBackend(gocv.NetBackendOpenCV)

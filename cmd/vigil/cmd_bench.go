@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-edge/vigil/detect"
 	"github.com/vigil-edge/vigil/infer"
 	"github.com/vigil-edge/vigil/infer/onnx"
+	"github.com/vigil-edge/vigil/infer/onnxexport"
 	"github.com/vigil-edge/vigil/models"
 	"github.com/vigil-edge/vigil/neon"
 )
@@ -33,7 +34,8 @@ onnxruntime-node's libonnxruntime.so, when present) and OpenCV DNN (1 thread), a
 input, interleaved run by run so machine noise falls on every engine alike. It reports the
 median and 90th percentile latency of one inference and each engine's ratio to vigil int8 at
 the same thread count (above 1: slower than vigil). A peer that is not installed, or that cannot
-run a model (the embedded models have no ONNX form), is reported as skipped, never estimated.
+run a model, is reported as skipped, never estimated. The embedded models come from tfjs weights:
+the peers run them as exported by vigil (infer/onnxexport), the very network vigil runs.
 
 The input is --image (default: a photograph from ../shared/testdata when present, else a
 synthetic image) resized to each model's input. Models without calibrated ranges (the ONNX
@@ -110,14 +112,16 @@ median_ms, p90_ms, impl (and runs, skipped, ratio_to_vigil_int8).`,
 type benchCase struct {
 	name string
 	load func() (*infer.Graph, error)
-	onnx string // the ONNX file peers run, "" when the model has none
+	// onnx returns the ONNX model the peers run: the fixture's own file, or
+	// the embedded model exported by infer/onnxexport.
+	onnx func(g *infer.Graph) ([]byte, error)
 }
 
 func benchCases() ([]benchCase, []string) {
 	var cases []benchCase
 	var notes []string
 	for _, name := range models.Names() {
-		cases = append(cases, benchCase{name: name, load: func() (*infer.Graph, error) { return models.Load(name) }})
+		cases = append(cases, benchCase{name: name, load: func() (*infer.Graph, error) { return models.Load(name) }, onnx: onnxexport.Marshal})
 	}
 	for _, f := range []struct{ name, file string }{
 		{"ultraface-rfb320", "fr_detect.onnx"},
@@ -128,9 +132,9 @@ func benchCases() ([]benchCase, []string) {
 			notes = append(notes, fmt.Sprintf("%s skipped: %v", f.name, err))
 			continue
 		}
-		cases = append(cases, benchCase{name: f.name, onnx: path, load: func() (*infer.Graph, error) {
+		cases = append(cases, benchCase{name: f.name, load: func() (*infer.Graph, error) {
 			return onnx.ImportFile(path, onnx.Options{})
-		}})
+		}, onnx: func(*infer.Graph) ([]byte, error) { return os.ReadFile(path) }})
 	}
 	return cases, notes
 }
@@ -196,17 +200,18 @@ func benchOne(bc benchCase, im *infer.Image, iters int, budget time.Duration, th
 	for _, t := range threadCounts {
 		add(vigilRunner(bc.name, g, infer.Int8, t, x))
 	}
+	onnxModel, err := bc.onnx(g)
 	for _, t := range threadCounts {
-		if bc.onnx == "" {
-			add(&benchRunner{model: bc.name, engine: "onnxruntime", threads: t, skip: "no ONNX form of this model"})
+		if err != nil {
+			add(&benchRunner{model: bc.name, engine: "onnxruntime", threads: t, skip: err.Error()})
 			continue
 		}
-		add(ortRunner(bc.name, bc.onnx, x, shape, t))
+		add(ortRunner(bc.name, onnxModel, x, shape, t))
 	}
-	if bc.onnx == "" {
-		add(&benchRunner{model: bc.name, engine: "opencv-dnn", threads: 1, skip: "no ONNX form of this model"})
+	if err != nil {
+		add(&benchRunner{model: bc.name, engine: "opencv-dnn", threads: 1, skip: err.Error()})
 	} else {
-		add(openCVRunner(bc.name, bc.onnx, x, shape))
+		add(openCVRunner(bc.name, onnxModel, x, shape))
 	}
 	for _, r := range runners {
 		if r.skip == "" && r.run == nil {
