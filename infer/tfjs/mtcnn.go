@@ -136,7 +136,11 @@ func mtcnnPNet(w Weights) (*infer.Graph, error) {
 	prob := b.node(&infer.Node{Name: "prob", Op: infer.OpSoftmax, Inputs: []string{logits}})
 	reg := b.conv("reg", x, "pnet/conv4_2/weights", "pnet/conv4_2/bias", 1, valid, infer.ActNone, true)
 	return b.finish(mtcnnMeta("mtcnn_pnet", "MTCNN P-Net: 12x12 face/non-face and box regression, fully convolutional (stride 2)",
-		map[string]string{"cell_size": "12", "cell_stride": "2", "outputs": "prob [1,H',W',2] softmax (1 = face), reg [1,H',W',4]"}), prob, reg)
+		map[string]string{
+			"cell_size": "12", "cell_stride": "2",
+			"cell_box": "cell (row, col) of a level resized by s covers x1 = round((2*col+1)/s), y1 = round((2*row+1)/s), x2 = round((2*col+12)/s), y2 = round((2*row+12)/s) in the original image (face-api stage1)",
+			"outputs":  "prob [1,H',W',2] softmax (1 = face), reg [1,H',W',4]",
+		}), prob, reg)
 }
 
 func mtcnnRNet(w Weights) (*infer.Graph, error) {
