@@ -48,7 +48,7 @@ func compareWithORT(t *testing.T, data []byte, opts onnx.Options) float64 {
 		require.Len(t, ours, len(rin))
 		sh := g.Inputs[i].Shape
 		d := info.Shape
-		if len(d) == 4 && (d[1] != int64(sh[1]) || d[2] != int64(sh[2]) || d[3] != int64(sh[3])) {
+		if g.Meta.Extra[onnx.LayoutKey+g.Inputs[i].Name] == "nchw" {
 			// NCHW for ONNX Runtime, NHWC for us.
 			h, w, c := sh[1], sh[2], sh[3]
 			require.Equal(t, []int64{int64(sh[0]), int64(c), int64(h), int64(w)}, d)

@@ -48,6 +48,12 @@ var ErrUnsupported = errors.New("unsupported")
 // ErrInvalid is wrapped by the error for a malformed or inconsistent file.
 var ErrInvalid = errors.New("invalid ONNX model")
 
+// LayoutKey prefixes the Meta.Extra entry that records, for each graph
+// input, how the ONNX input maps onto the NHWC infer input: "nchw" (the ONNX
+// input is [N,C,H,W]; transpose to feed ONNX Runtime the same data) or
+// "plain" (same flat data, as for NHWC models converted by tf2onnx).
+const LayoutKey = "onnx.layout."
+
 // MaxFileSize bounds the size of a model file ImportFile and ImportReader accept.
 const MaxFileSize = 1 << 30
 
@@ -518,6 +524,10 @@ func (im *importer) inputs(gp *onnxpb.GraphProto, nodes []*onnxpb.NodeProto, nee
 		}
 		im.used[name] = true
 		im.vals[name] = v
+		if im.g.Meta.Extra == nil {
+			im.g.Meta.Extra = map[string]string{}
+		}
+		im.g.Meta.Extra[LayoutKey+name] = map[layout]string{plain: "plain", nchw: "nchw"}[v.lay]
 		im.g.Inputs = append(im.g.Inputs, infer.Input{Name: name, Shape: storage(v)})
 	}
 	if len(im.g.Inputs) == 0 {

@@ -532,7 +532,7 @@ func (im *importer) window(n *onnxpb.NodeProto, h, w, kh, kw int, pool bool) (in
 		return pad, out, st, im.unsupported("auto_pad %q", ap)
 	}
 	if out[0] < 1 || out[1] < 1 {
-		return pad, out, st, im.invalid("window %dx%d does not fit input %dx%d", kh, kw, h, w)
+		return pad, out, st, im.unsupported("window %dx%d larger than the padded input %dx%d", kh, kw, h, w)
 	}
 	return pad, out, st, nil
 }

@@ -81,8 +81,9 @@ func TestAgainstONNXRuntime(t *testing.T) {
 			rs := rt.Inputs()[0].Shape
 			rin := rt.Input(0)
 			require.Len(t, rin, len(nhwc))
-			switch {
-			case rs[1] == int64(in[3]) && rs[2] == int64(in[1]) && rs[3] == int64(in[2]): // NCHW
+			switch g.Meta.Extra[onnx.LayoutKey+g.Inputs[0].Name] {
+			case "nchw":
+				require.Equal(t, []int64{int64(in[0]), int64(in[3]), int64(in[1]), int64(in[2])}, rs)
 				h, w, c := in[1], in[2], in[3]
 				for y := range h {
 					for x := range w {
@@ -91,7 +92,8 @@ func TestAgainstONNXRuntime(t *testing.T) {
 						}
 					}
 				}
-			case rs[1] == int64(in[1]) && rs[2] == int64(in[2]) && rs[3] == int64(in[3]): // NHWC
+			case "plain":
+				require.Equal(t, []int64{int64(in[0]), int64(in[1]), int64(in[2]), int64(in[3])}, rs)
 				copy(rin, nhwc)
 			default:
 				t.Fatalf("ONNX Runtime input %v does not match ours %v", rs, in)
