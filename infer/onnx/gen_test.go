@@ -223,6 +223,7 @@ func TestRandomGraphsAgainstONNXRuntime(t *testing.T) {
 		}
 		_, err = onnx.Import(data, onnx.Options{})
 		if errors.Is(err, onnx.ErrUnsupported) {
+			t.Log(err)
 			unsupported++
 			continue
 		}

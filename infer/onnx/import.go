@@ -149,7 +149,8 @@ const (
 // value is what an ONNX tensor name stands for during the import: a
 // constant, or an activation held in an infer tensor.
 type value struct {
-	c *constT // constant, or nil
+	c    *constT             // constant, or nil
+	init *onnxpb.TensorProto // initializer not decoded yet
 
 	name  string // infer tensor name
 	shape []int  // ONNX shape
@@ -340,12 +341,10 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 	}
 	im.g = &infer.Graph{Meta: meta}
 
+	// Initializers are decoded when a needed node first reads them, so an
+	// unused one of an unsupported type does not stop the import.
 	for _, t := range gp.GetInitializer() {
-		c, err := im.decodeTensor(t)
-		if err != nil {
-			return nil, fmt.Errorf("%w: initializer: %v", ErrInvalid, err)
-		}
-		im.vals[t.GetName()] = &value{c: c}
+		im.vals[t.GetName()] = &value{init: t}
 	}
 
 	outputs := im.opts.Outputs
@@ -414,6 +413,13 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 			if !ok {
 				return nil, im.invalid("input %q is not produced by an earlier node, an initializer or a graph input", name)
 			}
+			if v.init != nil {
+				c, err := im.decodeTensor(v.init)
+				if err != nil {
+					return nil, fmt.Errorf("%w: initializer: %v", ErrInvalid, err)
+				}
+				v.c, v.init = c, nil
+			}
 			ins[j] = v
 		}
 		outs := n.GetOutput()
@@ -451,7 +457,7 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: output %q is not a tensor of the graph", ErrInvalid, o)
 		}
-		if v.c != nil {
+		if v.c != nil || v.init != nil {
 			return nil, fmt.Errorf("%w: output %q is a constant", ErrUnsupported, o)
 		}
 		name := im.plainOf(v)
@@ -460,6 +466,21 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 			name = im.emit(o, &infer.Node{Op: infer.OpReshape, Inputs: []string{name}, NewShape: storage(v)})
 		}
 		im.g.Outputs = append(im.g.Outputs, name)
+	}
+	// Every activation's infer shape must be what its layout says: a
+	// mismatch is a bug in the importer, caught here rather than as wrong
+	// numbers.
+	shapes, err := im.g.Check()
+	if err != nil {
+		return nil, fmt.Errorf("%w: translated graph: %v", ErrInvalid, err)
+	}
+	for name, v := range im.vals {
+		if v.c != nil || v.init != nil || v.pendingPad != nil {
+			continue
+		}
+		if got, ok := shapes[v.name]; ok && got != storage(v) {
+			return nil, fmt.Errorf("onnx: internal error: tensor %q has shape %v in the engine, want %v for ONNX shape %v", name, got, storage(v), v.shape)
+		}
 	}
 	if !im.opts.KeepBatchNorm {
 		im.g.Fold()

@@ -738,6 +738,14 @@ func (im *importer) perChannelAny(x *value, c *constT) (*value, []float32, error
 	if err != nil || ok {
 		return x, v, err
 	}
+	if len(x.shape) == 4 && x.lay == nchw {
+		// A constant along the last ONNX axis: apply it in plain layout.
+		y := &value{name: im.plainOf(x), shape: x.shape, lay: plain}
+		v, ok, err = im.perChannel(y, c)
+		if err != nil || ok {
+			return y, v, err
+		}
+	}
 	if len(x.shape) == 4 && x.lay == plain {
 		name, err := im.nchwOf(x)
 		if err != nil {
