@@ -1,0 +1,130 @@
+package face
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-edge/vigil/infer"
+)
+
+// gap is the smallest impostor distance minus the largest genuine one:
+// positive when a threshold separates every pair, larger is safer.
+func gap(emb [][]float32, labels []string) float64 {
+	maxG, minI := 0.0, 2.0
+	for i := range emb {
+		for j := i + 1; j < len(emb); j++ {
+			d := float64(Distance(emb[i], emb[j]))
+			if labels[i] == labels[j] {
+				maxG = max(maxG, d)
+			} else {
+				minI = min(minI, d)
+			}
+		}
+	}
+	return minI - maxG
+}
+
+func project(h *Head, emb [][]float32) [][]float32 {
+	out := make([][]float32, len(emb))
+	for i, v := range emb {
+		out[i] = h.Forward(v, nil)
+		Normalize(out[i])
+	}
+	return out
+}
+
+// TestAdaptJohns enrols the first 4 chips (by file name) of two johns
+// identities, adapts a head on them with augmentation, and measures
+// verification on the held-out chips before and after: on the enrolled
+// identities' other photographs, and with the third identity (never
+// enrolled) mixed in.
+func TestAdaptJohns(t *testing.T) {
+	set := loadJohns(t)
+	e, err := NewGraphEmbedder("face-api-resnet128", faceRecognition(t), infer.Options{Precision: infer.Float32, Threads: 2})
+	require.NoError(t, err)
+	defer e.Close()
+	g, err := OpenGallery(t.TempDir())
+	require.NoError(t, err)
+	g.sync = false
+	enrolled := map[string]int{}
+	var heldSeen, heldAll []labelled
+	for _, s := range set {
+		if s.label == "John_Schneider" {
+			heldAll = append(heldAll, s)
+			continue
+		}
+		if enrolled[s.label] < 4 {
+			v := make([]float32, e.Dim())
+			require.NoError(t, e.Embed(s.img, v))
+			chip, err := EncodeChip(s.img)
+			require.NoError(t, err)
+			_, err = g.Enroll(s.label, e.Name(), NewSample{Embedding: v, Chip: chip, Source: s.file})
+			require.NoError(t, err)
+			enrolled[s.label]++
+			continue
+		}
+		heldSeen = append(heldSeen, s)
+		heldAll = append(heldAll, s)
+	}
+	seenEmb, seenLab, seenKeys := embedAll(t, e, heldSeen)
+	allEmb, allLab, allKeys := embedAll(t, e, heldAll)
+	beforeSeen := Evaluate(seenEmb, seenLab, seenKeys, DefaultThreshold)
+	beforeAll := Evaluate(allEmb, allLab, allKeys, DefaultThreshold)
+	t.Logf("before: seen held-out (%d chips): EER %.4f TAR@FAR1%% %.4f AUC %.4f gap %.4f; with unseen identity (%d chips): EER %.4f TAR@FAR1%% %.4f AUC %.4f gap %.4f",
+		len(heldSeen), beforeSeen.EER, beforeSeen.TAR1e2, beforeSeen.AUC, gap(seenEmb, seenLab), len(heldAll), beforeAll.EER, beforeAll.TAR1e2, beforeAll.AUC, gap(allEmb, allLab))
+
+	x, labels, err := AdaptExamples(g.Snapshot(), e, AdaptConfig{Train: TrainConfig{Seed: 1}})
+	require.NoError(t, err)
+	require.Len(t, x, 8*9, "4 chips of 2 identities, each with 8 augmented copies")
+	for _, margin := range []float64{0.2, 0.5} {
+		for _, kind := range []string{HeadLinear, HeadMLP} {
+			for _, mining := range []Mining{BatchHard, SemiHard} {
+				h, res, err := TrainHead(x, labels, TrainConfig{Kind: kind, Mining: mining, Margin: margin, Seed: 1})
+				require.NoError(t, err)
+				ps, pa := project(h, seenEmb), project(h, allEmb)
+				afterSeen := Evaluate(ps, seenLab, seenKeys, DefaultThreshold)
+				afterAll := Evaluate(pa, allLab, allKeys, DefaultThreshold)
+				t.Logf("after %s/%s margin %.1f (loss %.4f -> %.4f): seen: EER %.4f TAR@FAR1%% %.4f AUC %.4f gap %.4f; with unseen: EER %.4f TAR@FAR1%% %.4f AUC %.4f gap %.4f",
+					kind, mining, margin, res.FirstLoss, res.LastLoss, afterSeen.EER, afterSeen.TAR1e2, afterSeen.AUC, gap(ps, seenLab), afterAll.EER, afterAll.TAR1e2, afterAll.AUC, gap(pa, allLab))
+				assert.LessOrEqual(t, afterSeen.EER, beforeSeen.EER+1e-9, "%s/%s: adaptation must not raise the EER on the enrolled identities", kind, mining)
+				assert.GreaterOrEqual(t, afterSeen.TAR1e2, beforeSeen.TAR1e2-1e-9, "%s/%s", kind, mining)
+				assert.LessOrEqual(t, res.LastLoss, res.FirstLoss)
+			}
+		}
+	}
+
+	// The head is stored with the gallery and used for matching.
+	h, _, err := Adapt(g.Snapshot(), e, AdaptConfig{Train: TrainConfig{Seed: 2}, Augment: -1})
+	require.NoError(t, err)
+	require.NoError(t, g.SetHead(h))
+	g2, err := OpenGallery(g.Dir())
+	require.NoError(t, err)
+	require.NotNil(t, g2.Snapshot().Head)
+	m := NewMatcher(g2.Snapshot(), DefaultThreshold, AggMin)
+	for i, s := range heldSeen {
+		got := m.Match(seenEmb[i])
+		assert.Equal(t, s.label, got.Nearest, s.file)
+	}
+}
+
+func TestAdaptRefusesSmallGallery(t *testing.T) {
+	g, err := OpenGallery(t.TempDir())
+	require.NoError(t, err)
+	_, err = g.Enroll("a", "m", NewSample{Embedding: vec(1, 8)}, NewSample{Embedding: vec(2, 8)})
+	require.NoError(t, err)
+	_, _, err = Adapt(g.Snapshot(), nil, AdaptConfig{})
+	require.ErrorIs(t, err, ErrTooFewExamples)
+	assert.ErrorContains(t, err, "1 identity")
+	_, err = g.Enroll("b", "m", NewSample{Embedding: vec(3, 8)})
+	require.NoError(t, err)
+	_, _, err = Adapt(g.Snapshot(), nil, AdaptConfig{})
+	require.ErrorIs(t, err, ErrTooFewExamples)
+	assert.ErrorContains(t, err, `"b" has 1`)
+	_, err = g.Enroll("b", "m", NewSample{Embedding: vec(4, 8)})
+	require.NoError(t, err)
+	h, _, err := Adapt(g.Snapshot(), nil, AdaptConfig{Train: TrainConfig{Steps: 5}})
+	require.NoError(t, err)
+	require.NoError(t, g.SetHead(h))
+}
