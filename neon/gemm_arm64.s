@@ -357,3 +357,67 @@ smull_store1:
 
 smull_done:
 	RET
+
+// func epilogueNEON(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epiNEON)
+//
+// The Requant epilogue, 16 channels per row. NEON has Requantize's steps
+// as single instructions with the same rounding: SQSHL (saturating left
+// shift by register), SQRDMULH ((2*x*m + 2^31) >> 32 == (x*m + 2^30) >> 31;
+// it saturates only for x = m = -2^31, and m >= 0), SRSHL by -shift
+// (rounding right shift, computed without overflow), then SMAX/SMIN with
+// (Min-zp, Max-zp), + zp, and UZP1 narrowing of values already in range.
+TEXT ·epilogueNEON(SB), NOSPLIT, $0-40
+	MOVD dst+0(FP), R0
+	MOVD ldd+8(FP), R1
+	MOVD acc+16(FP), R2
+	MOVD rows+24(FP), R3
+	MOVD e+32(FP), R4
+	VLD1.P 64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P 64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P 64(R4), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P 64(R4), [V28.S4, V29.S4, V30.S4, V31.S4]
+	VLD1R.P 4(R4), [V12.S4]
+	VLD1R.P 4(R4), [V13.S4]
+	VLD1R   (R4), [V14.S4]
+
+epi_row:
+	CBZ    R3, epi_done
+	VLD1.P 64(R2), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VADD V16.S4, V0.S4, V0.S4
+	VADD V17.S4, V1.S4, V1.S4
+	VADD V18.S4, V2.S4, V2.S4
+	VADD V19.S4, V3.S4, V3.S4
+	WORD $0x4eb84c00 // SQSHL V0.4S, V0.4S, V24.4S
+	WORD $0x4eb94c21 // SQSHL V1.4S, V1.4S, V25.4S
+	WORD $0x4eba4c42 // SQSHL V2.4S, V2.4S, V26.4S
+	WORD $0x4ebb4c63 // SQSHL V3.4S, V3.4S, V27.4S
+	WORD $0x6eb4b400 // SQRDMULH V0.4S, V0.4S, V20.4S
+	WORD $0x6eb5b421 // SQRDMULH V1.4S, V1.4S, V21.4S
+	WORD $0x6eb6b442 // SQRDMULH V2.4S, V2.4S, V22.4S
+	WORD $0x6eb7b463 // SQRDMULH V3.4S, V3.4S, V23.4S
+	WORD $0x4ebc5400 // SRSHL V0.4S, V0.4S, V28.4S
+	WORD $0x4ebd5421 // SRSHL V1.4S, V1.4S, V29.4S
+	WORD $0x4ebe5442 // SRSHL V2.4S, V2.4S, V30.4S
+	WORD $0x4ebf5463 // SRSHL V3.4S, V3.4S, V31.4S
+	WORD $0x4eac6400 // SMAX V0.4S, V0.4S, V12.4S
+	WORD $0x4eac6421 // SMAX V1.4S, V1.4S, V12.4S
+	WORD $0x4eac6442 // SMAX V2.4S, V2.4S, V12.4S
+	WORD $0x4eac6463 // SMAX V3.4S, V3.4S, V12.4S
+	WORD $0x4ead6c00 // SMIN V0.4S, V0.4S, V13.4S
+	WORD $0x4ead6c21 // SMIN V1.4S, V1.4S, V13.4S
+	WORD $0x4ead6c42 // SMIN V2.4S, V2.4S, V13.4S
+	WORD $0x4ead6c63 // SMIN V3.4S, V3.4S, V13.4S
+	VADD V14.S4, V0.S4, V0.S4
+	VADD V14.S4, V1.S4, V1.S4
+	VADD V14.S4, V2.S4, V2.S4
+	VADD V14.S4, V3.S4, V3.S4
+	VUZP1 V1.H8, V0.H8, V4.H8
+	VUZP1 V3.H8, V2.H8, V5.H8
+	VUZP1 V5.B16, V4.B16, V6.B16
+	VST1  [V6.B16], (R0)
+	ADD   R1, R0, R0
+	SUB   $1, R3, R3
+	B     epi_row
+
+epi_done:
+	RET

@@ -62,21 +62,21 @@ func (c gemmCase) check(t *testing.T) bool {
 		buf32[i] = int32(canary)
 	}
 	GemmInt32(buf32[8:], c.ldd, c.a, c.lda, c.m, p)
-	ok := true
 	for idx := range buf {
 		i, j := (idx-8)/c.ldd, (idx-8)%c.ldd
 		if idx < 8 || i >= c.m || j >= c.n {
-			ok = ok && assert.Equal(t, canary, buf[idx], "%v: canary at %d overwritten", c, idx-8)
-			ok = ok && assert.Equal(t, int32(canary), buf32[idx], "%v: int32 canary at %d overwritten", c, idx-8)
+			if buf[idx] != canary || buf32[idx] != int32(canary) {
+				return assert.Fail(t, "canary overwritten", "%v: at %d: %d, %d", c, idx-8, buf[idx], buf32[idx])
+			}
 			continue
 		}
-		ok = ok && assert.Equal(t, want[i*c.n+j], buf32[idx], "%v: acc[%d][%d]", c, i, j)
-		ok = ok && assert.Equal(t, naiveEpilogue(want[i*c.n+j], c.q, j), buf[idx], "%v: out[%d][%d] acc %d", c, i, j, want[i*c.n+j])
-		if !ok {
-			return false
+		// compare directly and let testify format the failure only
+		if w := want[i*c.n+j]; buf32[idx] != w || buf[idx] != naiveEpilogue(w, c.q, j) {
+			assert.Equal(t, w, buf32[idx], "%v: acc[%d][%d]", c, i, j)
+			return assert.Equal(t, naiveEpilogue(w, c.q, j), buf[idx], "%v: out[%d][%d] acc %d", c, i, j, w)
 		}
 	}
-	return ok
+	return true
 }
 
 func randGemmCase(r *rand.Rand, m, n, k int) gemmCase {

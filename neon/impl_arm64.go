@@ -2,7 +2,11 @@
 
 package neon
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 const (
 	idSMULL = 1 + iota
@@ -41,6 +45,37 @@ func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, 
 	}
 }
 
+// epiNEON holds one panel's epilogue parameters in the order
+// epilogueNEON loads them.
+type epiNEON struct {
+	bias, mult [panelN]int32
+	left       [panelN]int32 // max(-shift, 0): SQSHL amount
+	negRight   [panelN]int32 // -max(shift, 0): SRSHL amount (a rounding right shift)
+	lo, hi, zp int32         // clamp bounds before adding zp, and zp
+}
+
+//go:noescape
+func epilogueNEON(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epiNEON)
+
 func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
-	return false
+	var e epiNEON
+	bias, mult, shift := q.Bias[j0:j0+nj], q.Mult[j0:j0+nj], q.Shift[j0:j0+nj]
+	for j := range bias {
+		e.bias[j], e.mult[j] = bias[j], mult[j]
+		e.left[j], e.negRight[j] = max(-shift[j], 0), min(-shift[j], 0)
+	}
+	e.lo = int32(max(int64(q.Min)-int64(q.ZeroPoint), math.MinInt32))
+	e.hi = int32(min(int64(q.Max)-int64(q.ZeroPoint), math.MaxInt32))
+	e.zp = q.ZeroPoint
+	if nj == panelN {
+		_ = dst[off+(rows-1)*ldd+panelN-1]
+		epilogueNEON(&dst[off], ldd, acc, rows, &e)
+		return true
+	}
+	var tmp [tileM * panelN]int8
+	epilogueNEON(&tmp[0], panelN, acc, rows, &e)
+	for r := 0; r < rows; r++ {
+		copy(dst[off+r*ldd:off+r*ldd+nj], tmp[r*panelN:])
+	}
+	return true
 }
