@@ -207,10 +207,8 @@ func TestArchitecturesInt8(t *testing.T) {
 					peak = max(peak, math.Abs(float64(v)))
 				}
 				t.Logf("%-10s cosine %.5f  SQNR %5.1f dB  max|err| %.4f (peak %.3f)", method, cos, quant.SQNR(want, got), quant.MaxAbsDiff(want, got), peak)
-				if method == "minmax" {
-					assert.Greater(t, cos, net.minCos)
-					assert.Less(t, quant.MaxAbsDiff(want, got), 0.1*peak)
-				}
+				assert.Greater(t, cos, net.minCos, method)
+				assert.Less(t, quant.MaxAbsDiff(want, got), 0.1*peak, method)
 			}
 			q := calibrated(t, net.g, calib, "minmax")
 			rep, err := LayerSQNR(q, test)

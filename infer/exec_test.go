@@ -403,3 +403,64 @@ func TestFloatFromInt8Weights(t *testing.T) {
 	got, _ := runGraph(t, oneNode(&n2, c.in), Options{Threads: 1}, x)
 	assert.Equal(t, want, got)
 }
+
+// benchNet is a ResNet-18-like stem and stages at 112x112: the shape of
+// vigil's face networks.
+func benchNet() *Graph {
+	b := newNet(900, Shape{1, 112, 112, 3})
+	x := b.conv("stem", "x", 32, 3, 2, ActReLU)
+	block := func(p, in string, oc, stride int) string {
+		y := b.conv(p+"a", in, oc, 3, stride, ActReLU)
+		y = b.conv(p+"b", y, oc, 3, 1, ActNone)
+		sc := in
+		if stride != 1 || b.ch[in] != oc {
+			sc = b.conv(p+"proj", in, oc, 1, stride, ActNone)
+		}
+		return b.add(&Node{Name: p + "add", Op: OpAdd, Inputs: []string{y, sc}, Act: ActReLU}, oc)
+	}
+	x = block("s1", x, 32, 1)
+	x = block("s2", x, 64, 2)
+	x = block("s3", x, 128, 2)
+	dw := b.depthwise("dw", x, 3, 1)
+	x = b.conv("pw", dw, 128, 1, 1, ActReLU6)
+	x = b.op("gap", OpGlobalAvgPool, x)
+	x = b.dense("fc", x, 128, 128, ActNone)
+	return b.graph(x)
+}
+
+// macs counts the multiply-accumulates of the graph's Conv and Dense nodes.
+func macs(t testing.TB, g *Graph) float64 {
+	shapes, err := g.Check()
+	require.NoError(t, err)
+	var n float64
+	for _, nd := range g.Nodes {
+		if nd.Op == OpConv || nd.Op == OpDense {
+			ws := nd.weightShape()
+			n += float64(shapes[nd.Name].Elems()) * float64(ws[1]*ws[2]*ws[3])
+		}
+	}
+	return n
+}
+
+func BenchmarkModel(b *testing.B) {
+	g := benchNet()
+	r := rand.New(rand.NewPCG(1, 1))
+	x := rndVec(r, g.Inputs[0].Shape.Elems(), -1, 1)
+	q := calibrated(b, g, [][]float32{x}, "minmax")
+	ops := 2 * macs(b, g)
+	for _, p := range []Precision{Float32, Int8} {
+		for _, threads := range []int{1, runtime.NumCPU()} {
+			b.Run(fmt.Sprintf("%v/threads=%d", p, threads), func(b *testing.B) {
+				m, err := NewModel(q, Options{Precision: p, Threads: threads})
+				require.NoError(b, err)
+				s := m.NewSession()
+				defer s.Close()
+				copy(s.Input(0), x)
+				for b.Loop() {
+					_ = s.Run()
+				}
+				b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+			})
+		}
+	}
+}

@@ -10,7 +10,8 @@ import (
 // Calibrate runs the float32 executor over calibration samples (one slice
 // per sample, filling graph input 0) and returns the range of every tensor
 // chosen by method ("minmax", "percentile" or "entropy"), ready for
-// Graph.Ranges. g is not modified. Ranges are computed on the folded graph;
+// Graph.Ranges. g is not modified. Graph outputs always get their full
+// observed (min/max) range: only inner tensors are clipped. Ranges are computed on the folded graph;
 // a BatchNorm folded into its conv gets the conv's range under its own name
 // too. The inputs of a Concat that only feed it take the Concat's range, so
 // the int8 Concat is a copy.
@@ -24,7 +25,7 @@ func Calibrate(g *Graph, inputs [][]float32, method string) (map[string]Range, e
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("infer: calibrate: graph has %d inputs, calibration supports one", len(g.Inputs))
 	}
-	m, err := NewModel(g, Options{Precision: Float32, keepAll: true})
+	m, err := NewModel(g, Options{Precision: Float32, KeepAll: true})
 	if err != nil {
 		return nil, err
 	}
@@ -35,22 +36,49 @@ func Calibrate(g *Graph, inputs [][]float32, method string) (map[string]Range, e
 		obs[i], _ = quant.NewObserver(method)
 	}
 	in := s.Input(0)
-	for k, x := range inputs {
-		if len(x) != len(in) {
-			return nil, fmt.Errorf("infer: calibrate: sample %d has %d values, input %q %v needs %d", k, len(x), m.tensors[m.inputs[0]].name, m.InputShape(0), len(in))
+	pass := func(observe func(i int, x []float32)) error {
+		for k, x := range inputs {
+			if len(x) != len(in) {
+				return fmt.Errorf("infer: calibrate: sample %d has %d values, input %q %v needs %d", k, len(x), m.tensors[m.inputs[0]].name, m.InputShape(0), len(in))
+			}
+			copy(in, x)
+			if err := s.Run(); err != nil {
+				return err
+			}
+			for i, t := range m.tensors {
+				observe(i, s.fbuf(t))
+			}
 		}
-		copy(in, x)
-		if err := s.Run(); err != nil {
+		return nil
+	}
+	var mm []quant.MinMax
+	if _, ok := obs[0].(quant.Ranger); ok {
+		// Histogram observers: a first pass finds each tensor's extent.
+		mm = make([]quant.MinMax, len(obs))
+		if err := pass(func(i int, x []float32) { mm[i].Observe(x) }); err != nil {
 			return nil, err
 		}
-		for i, t := range m.tensors {
-			obs[i].Observe(s.fbuf(t))
+		for i := range obs {
+			lo, hi := mm[i].Range()
+			obs[i].(quant.Ranger).SetMaxAbs(max(-lo, hi))
 		}
+	}
+	if err := pass(func(i int, x []float32) { obs[i].Observe(x) }); err != nil {
+		return nil, err
 	}
 	ranges := make(map[string]Range, len(m.tensors))
 	for i, t := range m.tensors {
 		lo, hi := obs[i].Range()
 		ranges[t.name] = Range{Min: min(lo, 0), Max: max(hi, 0)}
+	}
+	// Graph outputs are what the caller reads: clipping them distorts
+	// results directly (an embedding, a box regression), so they keep their
+	// whole observed range whatever the method.
+	if mm != nil {
+		for _, i := range m.outputs {
+			lo, hi := mm[i].Range()
+			ranges[m.tensors[i].name] = Range{Min: min(lo, 0), Max: max(hi, 0)}
+		}
 	}
 	consumers := m.g.Consumers()
 	isNode := map[string]*Node{}
@@ -99,11 +127,11 @@ func (r LayerReport) String() string {
 // float one. The int8 executor runs on its own quantized activations, so
 // the error accumulates as it does in deployment.
 func LayerSQNR(g *Graph, input []float32) ([]LayerReport, error) {
-	mf, err := NewModel(g, Options{Precision: Float32, keepAll: true})
+	mf, err := NewModel(g, Options{Precision: Float32, KeepAll: true})
 	if err != nil {
 		return nil, err
 	}
-	mq, err := NewModel(g, Options{Precision: Int8, keepAll: true})
+	mq, err := NewModel(g, Options{Precision: Int8, KeepAll: true})
 	if err != nil {
 		return nil, err
 	}

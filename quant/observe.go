@@ -52,13 +52,30 @@ func (m *MinMax) Range() (float32, float32) { return m.lo, m.hi }
 // observers (TensorRT's choice).
 const HistBins = 2048
 
+// Ranger is implemented by the histogram observers: told the largest |x|
+// beforehand (a first pass over the calibration set, as TensorRT does),
+// their bins cover exactly [0, maxAbs] instead of growing by doubling.
+type Ranger interface {
+	SetMaxAbs(maxAbs float32)
+}
+
 // hist is a histogram of |x| over [0, width*HistBins) that doubles its range
 // (merging bin pairs) when a larger value arrives, plus the signed extremes.
+// Exact zeros are only counted: zero is exactly representable whatever the
+// range, and the spike ReLU puts there would otherwise dominate the entropy
+// search (every candidate that does not give 0 a bin of its own looks bad).
 type hist struct {
 	bins   [HistBins]float64
+	zeros  float64
 	width  float64
 	lo, hi float32
 	total  float64
+}
+
+func (h *hist) setMaxAbs(m float32) {
+	if h.total == 0 && m > 0 && !math.IsInf(float64(m), 0) {
+		h.width = float64(m) / HistBins * 1.0001
+	}
 }
 
 func (h *hist) observe(x []float32) {
@@ -68,9 +85,9 @@ func (h *hist) observe(x []float32) {
 		h.hi = max(h.hi, v)
 		m = max(m, float32(math.Abs(float64(v))))
 	}
-	if m == 0 && h.width == 0 {
-		h.total += float64(len(x))
-		h.bins[0] += float64(len(x))
+	h.total += float64(len(x))
+	if m == 0 {
+		h.zeros += float64(len(x))
 		return
 	}
 	if h.width == 0 {
@@ -85,10 +102,13 @@ func (h *hist) observe(x []float32) {
 	}
 	inv := 1 / h.width
 	for _, v := range x {
+		if v == 0 {
+			h.zeros++
+			continue
+		}
 		b := int(math.Abs(float64(v)) * inv)
 		h.bins[min(b, HistBins-1)]++
 	}
-	h.total += float64(len(x))
 }
 
 // clip returns the observed range clipped to [-t, t].
@@ -104,13 +124,16 @@ type Percentile struct {
 
 func (p *Percentile) Observe(x []float32) { p.h.observe(x) }
 
+// SetMaxAbs fixes the histogram range before the first Observe.
+func (p *Percentile) SetMaxAbs(m float32) { p.h.setMaxAbs(m) }
+
 func (p *Percentile) Range() (float32, float32) {
 	h := &p.h
 	if h.width == 0 {
 		return min(h.lo, 0), max(h.hi, 0)
 	}
 	want := p.P * h.total
-	var cum float64
+	cum := h.zeros
 	for i, c := range h.bins {
 		cum += c
 		if cum >= want {
@@ -119,6 +142,12 @@ func (p *Percentile) Range() (float32, float32) {
 	}
 	return h.lo, h.hi
 }
+
+// MinEntropyValues is the number of non-zero values the Entropy observer
+// needs before it clips: below it (a pooled vector seen on a handful of
+// images) the histogram is too sparse for the KL divergence to mean
+// anything, and the observer returns the min/max range.
+const MinEntropyValues = 4 * HistBins
 
 // Entropy picks the clipping threshold of |x| that minimises the KL
 // divergence between the observed distribution and its quantized version,
@@ -130,10 +159,16 @@ type Entropy struct {
 
 func (e *Entropy) Observe(x []float32) { e.h.observe(x) }
 
+// SetMaxAbs fixes the histogram range before the first Observe.
+func (e *Entropy) SetMaxAbs(m float32) { e.h.setMaxAbs(m) }
+
 func (e *Entropy) Range() (float32, float32) {
 	h := &e.h
 	if h.width == 0 {
 		return min(h.lo, 0), max(h.hi, 0)
+	}
+	if h.total-h.zeros < MinEntropyValues {
+		return h.lo, h.hi // too few values for a distribution: keep them all
 	}
 	levels := 128
 	if h.lo >= 0 {

@@ -148,3 +148,28 @@ func TestConstantTensor(t *testing.T) {
 		assert.Equal(t, float32(0), p.Dequantize(p.Quantize(0)))
 	}
 }
+
+func TestEntropyIgnoresTheReLUSpike(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, 60000)
+	for i := range x {
+		if i%2 == 0 {
+			x[i] = float32(math.Abs(r.NormFloat64())) // half the values are exact zeros
+		}
+	}
+	x[1] = 12 // one outlier stretches min/max
+	e := &Entropy{}
+	e.SetMaxAbs(12)
+	e.Observe(x)
+	lo, hi := e.Range()
+	assert.Equal(t, float32(0), lo)
+	assert.Greater(t, hi, float32(2.5), "the bulk of a half-normal is kept")
+	assert.Less(t, hi, float32(12), "the outlier is clipped")
+}
+
+func TestEntropyFewValuesKeepsMinMax(t *testing.T) {
+	e := &Entropy{}
+	e.Observe([]float32{-0.5, 0.1, 0.2, 3})
+	lo, hi := e.Range()
+	assert.Equal(t, [2]float32{-0.5, 3}, [2]float32{lo, hi})
+}
