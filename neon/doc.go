@@ -1,27 +1,98 @@
 // Package neon holds vigil's int8 compute kernels: GEMM with a fused
-// requantization epilogue (convolutions through im2col or directly for 1x1,
-// fully connected layers), depthwise 3x3 convolution, requantization,
-// elementwise add and pooling. Tensors are NHWC, flat slices, int8
-// activations (asymmetric, per tensor) and int8 weights (symmetric, per
-// output channel, in [-127, 127]).
+// requantization epilogue (convolutions through im2col, or directly for 1x1,
+// and fully connected layers), depthwise 3x3 convolution, requantization,
+// elementwise add and pooling. Tensors are NHWC flat slices; activations are
+// int8 asymmetric per tensor, weights int8 symmetric per output channel in
+// [-127, 127] (every kernel is also exact for -128).
 //
 // # Invariants
 //
-// Every kernel has a pure-Go reference that is always compiled, and every
-// SIMD implementation produces bit-identical results to it: requantization
-// is integer only and defined once, by Requantize. Kernels allocate nothing.
+// Every kernel has a pure-Go reference that is always compiled (no build
+// tag) and every SIMD implementation produces bit-identical results to it:
+// requantization is integer only and defined once, by Requantize, and the
+// assembly epilogues perform the same integer steps. The tests run the same
+// body once per implementation the CPU offers, against a plain triple loop.
+// Kernels allocate nothing.
 //
 // # API
 //
-//   - Requantize, QuantizeMultiplier: the integer rescale and its parameters.
-//   - Pack packs weights [N][K] once at model load; Gemm runs
-//     dst = epilogue(A x W^T) with a Requant per output channel; GemmInt32
-//     returns the raw int32 accumulators.
+//   - Requantize and QuantizeMultiplier: the integer rescale and its
+//     parameters.
+//   - Pack packs weights [N][K] once at model load (panels of 16 output
+//     channels, 4 consecutive k per channel: the SDOT/VPDPBUSD layout).
+//     Gemm computes dst = epilogue(A x W^T) with a Requant (bias, multiplier
+//     and shift per output channel, output zero point, clamp); GemmInt32
+//     returns the raw int32 accumulators. Gemm is safe for concurrent use on
+//     disjoint row ranges: a multi-threaded executor splits M across
+//     goroutines and gets exactly the bytes of one thread.
 //   - DepthwiseConv3x3, RequantizeInt8, AddInt8 (with AddMultipliers),
 //     MaxPoolInt8 and AvgPoolInt8 (with Pool).
-//   - Impl names the implementation chosen at start-up; Impls lists the
-//     ones this CPU can run and SetImpl switches (tests, benchmarks).
+//   - Impl names the implementation chosen at start-up (vigil bench prints
+//     it); Impls lists those this CPU can run; SetImpl switches, for tests
+//     and benchmarks.
 //
-// Gemm is safe for concurrent use on disjoint row ranges: a multi-threaded
-// executor splits M across goroutines and gets the same bytes as one thread.
+// # Implementations
+//
+// Chosen once at start-up from golang.org/x/sys/cpu:
+//
+//	arm64-sdot        Armv8.2 dot product (Pi 5 Cortex-A76, Jetson Orin A78AE): cpu.ARM64.HasASIMDDP
+//	arm64-smull       Armv8.0 (Pi 4 Cortex-A72): SMULL/SMULL2 into int16, SADALP into int32
+//	amd64-avx512vnni  VPDPBUSD on ZMM, activations biased by XOR 0x80, undone with -128*RowSum
+//	amd64-avx2        VPMOVSXBW + VPMADDWD (VPMADDUBSW would saturate int16: 255*127*2 > 32767)
+//	generic           pure Go: other architectures (armv7 included) and the purego tag
+//
+// The int16 products of the SMULL path are exact (|p| <= 128*128) and are
+// summed in pairs straight into int32 by SADALP: never int16 accumulation
+// with SMLAL. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is not used:
+// Go's assembler only emits the EVEX form, so such CPUs take the AVX2 path.
+//
+// Forcing a fallback: build with -tags purego (pure Go everywhere), or at run
+// time GODEBUG=cpu.asimddp=off (arm64-smull instead of SDOT),
+// GODEBUG=cpu.avx512f=off (AVX2 instead of VNNI; cpu.avx512vnni=off works
+// too but the runtime prints a warning for a name only x/sys/cpu knows),
+// GODEBUG=cpu.avx2=off,cpu.avx512f=off (generic).
+//
+// # Why Go assembly with WORD encodings rather than cgo
+//
+// The kernels are Go assembly (.s files): CGO_ENABLED=0 builds and
+// cross-compiles (GOARCH=arm64 go build) keep the SIMD paths, there is no C
+// toolchain in the board images, and a call costs a few nanoseconds instead
+// of the cgo transition (~50-100 ns, too much for 16-row tiles). Go's arm64
+// assembler has no SMULL, SADALP, SDOT, SQSHL, SQRDMULH, SRSHL, SMAX or SMIN,
+// so gemm_arm64.s emits them as WORD $0x... with the mnemonic in a comment
+// (encodings checked with GNU as). Assembly handles whole groups of 4 k and
+// whole panels; Go assembles each row's last K%4 activations into a word
+// (so no kernel reads past a row) and copies partial panels.
+//
+// Tests under qemu: GOARCH=arm64 go test -exec 'qemu-aarch64 -cpu cortex-a72'
+// ./neon/ (with VIGIL_NEON_WANT_IMPL=arm64-smull to assert the choice; the
+// A72 model has no dotprod, so an SDOT would fault) and -cpu cortex-a76
+// (arm64-sdot).
+//
+// # Expected speed on the boards (per core, int8 GEMM, large K)
+//
+// One MAC is counted as 2 ops (GOP/s = 2*M*N*K/s), as the benchmarks report.
+//
+// arm64-sdot, inner loop per group of 4 k for 4 rows x 16 channels
+// (256 MACs): one 64-byte LD1, 4 LD1R, 16 SDOT, loop = 23 instructions,
+// 0.09 instructions per MAC. Cortex-A76 and A78 issue 2 SDOT per cycle
+// (32 MACs/cycle), so the loop is SDOT-bound at 8 cycles: peak 154 GOP/s at
+// 2.4 GHz (Pi 5), 141 GOP/s at 2.2 GHz (Jetson AGX Orin A78AE), 96 GOP/s at
+// 1.5 GHz (Orin Nano). Expect 50-70% of that on real layers (epilogue, loads,
+// short K): about 80-100 GOP/s on a Pi 5 core, 70-90 on an AGX Orin core.
+//
+// arm64-smull, per group for 2 rows x 16 channels (128 MACs): LD1, 2 LD1R,
+// 8 SMULL + 8 SMULL2, 16 SADALP, loop = 37 instructions, 0.29 per MAC. On
+// Cortex-A72 SMULL issues on F0 at 1/cycle and SADALP (Q form) on F1 at
+// 1 per 2 cycles, so SADALP bounds the loop at 32 cycles: 4 MACs/cycle, peak
+// 12 GOP/s at 1.5 GHz (Pi 4 before rev 1.4 firmware) and 14.4 GOP/s at
+// 1.8 GHz; expect 8-11 GOP/s per core. The pure-Go reference does about
+// 0.5-1 GOP/s there.
+//
+// amd64-avx512vnni: per group for 4 rows x 16 channels (256 MACs), one ZMM
+// load, 4 VPBROADCASTD, 4 VPXORD, 4 VPDPBUSD = 0.066 instructions per MAC.
+// amd64-avx2: per group for 2 rows x 16 channels (128 MACs) 4+2 VPMOVSXBW,
+// 2 VPBROADCASTD, 8 VPMADDWD, 8 VPADDD = 0.19 per MAC.
+// Measured figures for this machine are in the repository history (commit
+// messages of neon/) and come from go test -bench Gemm ./neon/.
 package neon
