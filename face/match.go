@@ -55,6 +55,16 @@ const (
 // their own threshold (TestJohnsChips prints the EER threshold).
 var DefaultThreshold float32 = 0.08
 
+// Threshold is the threshold to match against s with: its head's when it
+// has one (distances after projection are on the head's own scale), else
+// DefaultThreshold.
+func (s *Snapshot) Threshold() float32 {
+	if s.Head != nil && s.Head.Threshold > 0 {
+		return s.Head.Threshold
+	}
+	return DefaultThreshold
+}
+
 // Match is the result of matching one embedding.
 type Match struct {
 	Name     string  // identity, or Unknown

@@ -64,7 +64,7 @@ func (o *faceOpts) detectFlags(fs *flagSet) {
 }
 
 func (o *faceOpts) matchFlags(fs *flagSet) {
-	fs.Float64Var(&o.threshold, "threshold", float64(face.DefaultThreshold), "cosine distance at or below which a face is an enrolled identity")
+	fs.Float64Var(&o.threshold, "threshold", 0, fmt.Sprintf("cosine distance at or below which a face is an enrolled identity (0: the gallery head's threshold, or %.2f)", face.DefaultThreshold))
 	fs.StringVar(&o.aggregate, "aggregate", "min", "per-identity distance: min (nearest sample) or trimmed (trimmed mean)")
 }
 
@@ -654,7 +654,11 @@ reported as rejected.`,
 			fmt.Fprintf(stderr, "vigil identify: gallery holds %d-d embeddings of %q, the embedder is %d-d %q: use --model to match\n", snap.Dim, snap.Model, e.emb.Dim(), e.emb.Name())
 			return exitFail
 		}
-		m := face.NewMatcher(snap, float32(o.threshold), agg)
+		th := float32(o.threshold)
+		if th <= 0 {
+			th = snap.Threshold()
+		}
+		m := face.NewMatcher(snap, th, agg)
 		code := exitOK
 		for _, path := range fs.Args() {
 			if ctx.Err() != nil {
@@ -801,7 +805,7 @@ identities with at least 2 samples each. --remove deletes the head.`,
 		dir := fs.String("gallery", "", "gallery folder")
 		kind := fs.String("kind", face.HeadLinear, "head: linear or mlp")
 		mining := fs.String("mining", "batch-hard", "triplet mining: batch-hard or semi-hard")
-		margin := fs.Float64("margin", 0.2, "triplet margin, on squared distances of unit vectors")
+		margin := fs.Float64("margin", face.DefaultMargin, "triplet margin, on squared distances of unit vectors")
 		steps := fs.Int("steps", 300, "Adam steps")
 		lr := fs.Float64("lr", 1e-3, "Adam learning rate")
 		augment := fs.Int("augment", 8, "augmented copies of each stored chip")
@@ -875,8 +879,8 @@ identities with at least 2 samples each. --remove deletes the head.`,
 			fmt.Fprintf(stderr, "vigil face adapt: %v\n", err)
 			return exitFail
 		}
-		fmt.Fprintf(stdout, "trained a %s head (%s, margin %.2f) on %d identities, %d examples: loss %.4f -> %.4f in %d steps; saved with the gallery\n",
-			h.Kind, mine, *margin, h.Identities, h.Examples, res.FirstLoss, res.LastLoss, res.Steps)
+		fmt.Fprintf(stdout, "trained a %s head (%s, margin %.2f) on %d identities, %d examples: loss %.4f -> %.4f in %d steps, threshold %.4f; saved with the gallery\n",
+			h.Kind, mine, *margin, h.Identities, h.Examples, res.FirstLoss, res.LastLoss, res.Steps, h.Threshold)
 		return exitOK
 	}
 	register(c)
@@ -910,6 +914,10 @@ func runEvalFaces(ctx context.Context, c *command, args []string, stdout, stderr
 		return exitFail
 	}
 	defer e.Close()
+	th := float32(o.threshold)
+	if th <= 0 {
+		th = face.DefaultThreshold
+	}
 	r, err := face.EvaluateDir(*dir, func(path string, img *infer.Image) ([]float32, bool, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
@@ -919,7 +927,7 @@ func runEvalFaces(ctx context.Context, c *command, args []string, stdout, stderr
 			return nil, false, err
 		}
 		return fcs[0].Embedding, true, nil // the largest face
-	}, float32(o.threshold))
+	}, th)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil eval faces: %v\n", err)
 		return exitFail
