@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -204,8 +205,8 @@ func FuzzImportGraphs(f *testing.F) {
 func TestRandomGraphsAgainstONNXRuntime(t *testing.T) {
 	require.NoError(t, ort.Init(""))
 	r := rand.New(rand.NewPCG(42, 42))
-	compared, unsupported, bad := 0, 0, 0
-	for k := range 400 {
+	compared, unsupported, bad, laxORT := 0, 0, 0, 0
+	for k := range 1500 {
 		seed := make([]byte, 48)
 		for j := range seed {
 			seed[j] = byte(r.IntN(256))
@@ -223,8 +224,13 @@ func TestRandomGraphsAgainstONNXRuntime(t *testing.T) {
 		}
 		_, err = onnx.Import(data, onnx.Options{})
 		if errors.Is(err, onnx.ErrUnsupported) {
-			t.Log(err)
 			unsupported++
+			continue
+		}
+		if errors.Is(err, onnx.ErrInvalid) && strings.Contains(err.Error(), "with group") {
+			// ONNX Runtime runs grouped convolutions whose weights do
+			// not match the input channels; the spec calls them invalid.
+			laxORT++
 			continue
 		}
 		require.NoError(t, err, "model %d (seed %x) runs in ONNX Runtime", k, seed)
@@ -239,6 +245,7 @@ func TestRandomGraphsAgainstONNXRuntime(t *testing.T) {
 		})
 		compared++
 	}
-	t.Logf("%d random models compared with ONNX Runtime, %d refused as unsupported, %d invalid ONNX", compared, unsupported, bad)
-	require.Greater(t, compared, 100)
+	t.Logf("%d random models compared with ONNX Runtime, %d refused as unsupported, %d invalid ONNX, %d invalid convolutions ONNX Runtime ran",
+		compared, unsupported, bad, laxORT)
+	require.Greater(t, compared, 400)
 }

@@ -80,6 +80,10 @@ func (im *importer) constNode(n *onnxpb.NodeProto, ins []*value) (*value, bool, 
 		if len(ins) == 0 || ins[0] == nil {
 			return nil, true, im.invalid("missing input")
 		}
+		if op == "Dropout" && (attrInt(n, "is_test", 1) == 0 ||
+			(len(ins) > 2 && ins[2] != nil && (ins[2].c == nil || !ins[2].c.allEqual(0)))) {
+			return nil, true, im.unsupported("Dropout in training mode")
+		}
 		return ins[0], true, nil
 	case "Constant":
 		c, err := im.constantAttr(n)
