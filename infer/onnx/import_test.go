@@ -32,3 +32,18 @@ func TestImportRealModels(t *testing.T) {
 		})
 	}
 }
+
+// UltraFace's reshape targets are computed from Shape in the file, so the
+// same weights import at another input size.
+func TestUltraFaceOtherInputSize(t *testing.T) {
+	g, err := ImportFile(modelFile(t, "faceplugin/fr_detect.onnx"), Options{
+		Outputs:     []string{"scores", "462"},
+		InputShapes: map[string][]int{"input": {1, 3, 480, 640}},
+	})
+	require.NoError(t, err)
+	shapes, err := g.Check()
+	require.NoError(t, err)
+	// 60x80x3 + 30x40x2 + 15x20x2 + 8x10x3 anchors.
+	require.EqualValues(t, [4]int{1, 1, 17640, 2}, shapes[g.Outputs[0]])
+	require.EqualValues(t, [4]int{1, 1, 17640, 4}, shapes[g.Outputs[1]])
+}

@@ -51,12 +51,13 @@ var realModels = []struct {
 	name, path string
 	opts       Options
 	pre        infer.Meta // preprocessing for the test photo
-	ops        []string   // ONNX op types the file uses
 }{
 	{"ultraface", "faceplugin/fr_detect.onnx", Options{Outputs: []string{"scores", "462"}},
-		infer.Meta{Mean: [3]float32{127, 127, 127}, Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128}, ChannelOrder: "RGB"}, nil},
+		infer.Meta{Mean: [3]float32{127, 127, 127}, Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128}, ChannelOrder: "RGB"}},
 	{"mobilefacenet", "faceplugin/fr_feature.onnx", Options{},
-		infer.Meta{Mean: [3]float32{127.5, 127.5, 127.5}, Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128}, ChannelOrder: "RGB"}, nil},
+		infer.Meta{Mean: [3]float32{127.5, 127.5, 127.5}, Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128}, ChannelOrder: "RGB"}},
 	{"blazeface", "blazeface/face_detection_front_128x128_barracuda.onnx", Options{},
-		infer.Meta{Mean: [3]float32{127.5, 127.5, 127.5}, Scale: [3]float32{1 / 127.5, 1 / 127.5, 1 / 127.5}, ChannelOrder: "RGB"}, nil},
+		infer.Meta{Mean: [3]float32{127.5, 127.5, 127.5}, Scale: [3]float32{1 / 127.5, 1 / 127.5, 1 / 127.5}, ChannelOrder: "RGB"}},
+	{"blazeface_back", "blazeface/face_detection_back_256x256_barracuda.onnx", Options{},
+		infer.Meta{Mean: [3]float32{127.5, 127.5, 127.5}, Scale: [3]float32{1 / 127.5, 1 / 127.5, 1 / 127.5}, ChannelOrder: "RGB"}},
 }
