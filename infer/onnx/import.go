@@ -162,7 +162,6 @@ type value struct {
 	// node not yet applied: name holds the unpadded tensor and the Conv
 	// consumers add the padding to theirs.
 	pendingPad []int
-	unpadded   []int
 }
 
 type importer struct {
@@ -268,15 +267,6 @@ func (im *importer) plainOf(v *value) string {
 	return v.plainName
 }
 
-// flatOf returns an infer tensor whose flat data is v's ONNX row-major
-// order (its infer shape may differ from to4(v.shape)).
-func (im *importer) flatOf(v *value) string {
-	if v.lay == nchw && trivialCHW(v.shape) {
-		return v.name
-	}
-	return im.plainOf(v)
-}
-
 // nchwOf returns an infer tensor holding rank-4 v in nchw layout.
 func (im *importer) nchwOf(v *value) (string, error) {
 	if len(v.shape) != 4 {
@@ -304,15 +294,6 @@ func (im *importer) reshapeTo(base, src string, srcShape, s infer.Shape) string 
 		return src
 	}
 	return im.emit(base, &infer.Node{Op: infer.OpReshape, Inputs: []string{src}, NewShape: s})
-}
-
-// shapeOf returns the infer shape of a tensor the importer created.
-func (im *importer) shapeOf(name string) (infer.Shape, error) {
-	shapes, err := im.g.Check()
-	if err != nil {
-		return infer.Shape{}, err
-	}
-	return shapes[name], nil
 }
 
 func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {

@@ -992,7 +992,8 @@ func (im *importer) concat(n *onnxpb.NodeProto, ins []*value) (*value, error) {
 	return &value{name: name, shape: outShape, lay: plain}, nil
 }
 
-// flatOfShape is flatOf with the infer shape of the returned tensor.
+// flatOfShape returns an infer tensor whose flat data is v's ONNX row-major
+// order, and that tensor's infer shape (which may differ from to4(v.shape)).
 func (im *importer) flatOfShape(v *value) (string, infer.Shape) {
 	if v.lay == nchw && trivialCHW(v.shape) {
 		return v.name, storage(v)
@@ -1471,7 +1472,7 @@ func (im *importer) pad(n *onnxpb.NodeProto, ins []*value) (*value, error) {
 		return nil, err
 	}
 	shape := []int{x.shape[0], x.shape[1], x.shape[2] + pads[2] + pads[6], x.shape[3] + pads[3] + pads[7]}
-	return &value{name: src, shape: shape, lay: nchw, unpadded: x.shape, pendingPad: []int{pads[2], pads[3], pads[6], pads[7]}}, nil
+	return &value{name: src, shape: shape, lay: nchw, pendingPad: []int{pads[2], pads[3], pads[6], pads[7]}}, nil
 }
 
 // dilate turns a dilated kernel into the equivalent undilated one with
