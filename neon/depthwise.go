@@ -18,6 +18,13 @@ func DepthwiseConv3x3(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, o
 	if c == 0 {
 		return
 	}
+	c0 := 0 // channels [0, c0) of every pixel are done by archDepthwise
+	if cur.id != 0 {
+		c0 = archDepthwise(dst, src, h, w, c, stride, padTop, padLeft, outH, outW, padValue, wts, q)
+		if c0 == c {
+			return
+		}
+	}
 	bias, mult, shift := q.Bias[:c], q.Mult[:c], q.Shift[:c]
 	zp, lo, hi := q.ZeroPoint, int32(q.Min), int32(q.Max)
 	pv := int32(padValue)
@@ -29,13 +36,13 @@ func DepthwiseConv3x3(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, o
 			out := dst[(oy*outW+ox)*c : (oy*outW+ox)*c+c]
 			if iy0 >= 0 && ix0 >= 0 && iy0+3 <= h && ix0+3 <= w {
 				for t := range taps {
-					o := ((iy0+t/3)*w + ix0 + t%3) * c
-					taps[t] = src[o : o+c]
+					o := ((iy0+t/3)*w+ix0+t%3)*c + c0
+					taps[t] = src[o : o+c-c0]
 				}
-				depthwiseInterior(out, &taps, wts, bias, mult, shift, zp, lo, hi)
+				depthwiseInterior(out[c0:], &taps, wts[c0:], c, bias[c0:], mult[c0:], shift[c0:], zp, lo, hi)
 				continue
 			}
-			for ch := range out {
+			for ch := c0; ch < c; ch++ {
 				var s int32
 				for t := 0; t < 9; t++ {
 					iy, ix := iy0+t/3, ix0+t%3
@@ -51,10 +58,13 @@ func DepthwiseConv3x3(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, o
 	}
 }
 
-func depthwiseInterior(out []int8, taps *[9][]int8, wts []int8, bias, mult, shift []int32, zp, lo, hi int32) {
+// depthwiseInterior computes len(out) channels of one pixel whose window
+// is inside the image; wts[t*stride+ch] is tap t of channel ch.
+func depthwiseInterior(out []int8, taps *[9][]int8, wts []int8, stride int, bias, mult, shift []int32, zp, lo, hi int32) {
 	c := len(out)
 	t0, t1, t2, t3, t4, t5, t6, t7, t8 := taps[0][:c], taps[1][:c], taps[2][:c], taps[3][:c], taps[4][:c], taps[5][:c], taps[6][:c], taps[7][:c], taps[8][:c]
-	w0, w1, w2, w3, w4, w5, w6, w7, w8 := wts[0:c], wts[c:2*c], wts[2*c:3*c], wts[3*c:4*c], wts[4*c:5*c], wts[5*c:6*c], wts[6*c:7*c], wts[7*c:8*c], wts[8*c:9*c]
+	s := stride
+	w0, w1, w2, w3, w4, w5, w6, w7, w8 := wts[0:c], wts[s:s+c], wts[2*s:2*s+c], wts[3*s:3*s+c], wts[4*s:4*s+c], wts[5*s:5*s+c], wts[6*s:6*s+c], wts[7*s:7*s+c], wts[8*s:8*s+c]
 	bias, mult, shift = bias[:c], mult[:c], shift[:c]
 	for ch := range out {
 		s := int32(t0[ch])*int32(w0[ch]) + int32(t1[ch])*int32(w1[ch]) + int32(t2[ch])*int32(w2[ch]) +
@@ -62,4 +72,15 @@ func depthwiseInterior(out []int8, taps *[9][]int8, wts []int8, bias, mult, shif
 			int32(t6[ch])*int32(w6[ch]) + int32(t7[ch])*int32(w7[ch]) + int32(t8[ch])*int32(w8[ch])
 		out[ch] = requantOne(s, bias[ch], mult[ch], shift[ch], zp, lo, hi)
 	}
+}
+
+// interiorRange returns the output indices [a, b) along one axis whose
+// 3-tap window at stride, after pad, lies inside [0, size).
+func interiorRange(size, stride, pad, out int) (a, b int) {
+	a = (pad + stride - 1) / stride
+	if size+pad < 3 {
+		return a, a
+	}
+	b = min((size+pad-3)/stride+1, out)
+	return a, max(a, b)
 }

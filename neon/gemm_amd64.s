@@ -338,6 +338,35 @@ avx2_done:
 	VPMINSD   Y12, X, X \
 	VPADDD    Y11, X, X
 
+// EPI8R is EPI8 on 8 accumulators already in X (channels at byte offset
+// off of the epi parameters).
+#define EPI8R(off, X) \
+	VPADDD    off(R8), X, X \ // + bias (wrapping, as in Go)
+	VMOVDQU   off+128(R8), Y2 \
+	VPSLLVD   Y2, X, Y3 \     // saturating x << left:
+	VPSRAVD   Y2, Y3, Y4 \    // it did not overflow iff (x<<left)>>left == x,
+	VPCMPEQD  Y4, X, Y4 \
+	VPSRAD    $31, X, Y5 \    // else saturate to 0x7fffffff or 0x80000000
+	VPXOR     Y14, Y5, Y5 \
+	VPBLENDVB Y4, Y3, Y5, X \
+	VMOVDQU   off+64(R8), Y2 \
+	VPMULDQ   Y2, X, Y3 \     // even lanes: 64-bit x*mult
+	VPSHUFD   $0xF5, X, Y4 \
+	VPSHUFD   $0xF5, Y2, Y5 \
+	VPMULDQ   Y5, Y4, Y4 \    // odd lanes
+	VPADDQ    Y15, Y3, Y3 \   // + 2^30
+	VPADDQ    Y15, Y4, Y4 \
+	VPSRLQ    $31, Y3, Y3 \   // low dword = bits 31..62 = (p+2^30)>>31
+	VPSLLQ    $1, Y4, Y4 \    // high dword = the same bits, for the odd lanes
+	VPBLENDD  $0xAA, Y4, Y3, X \
+	VPSRAVD   off+256(R8), X, Y3 \ // rounding right shift without overflow:
+	VPAND     off+320(R8), Y3, Y3 \ // (x >> r) + ((x >> (r-1)) & 1)
+	VPSRAVD   off+192(R8), X, X \
+	VPADDD    Y3, X, X \
+	VPMAXSD   Y13, X, X \
+	VPMINSD   Y12, X, X \
+	VPADDD    Y11, X, X
+
 // func epilogueAVX2(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
 TEXT ·epilogueAVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -370,5 +399,81 @@ epi_row:
 	JMP  epi_row
 
 epi_done:
+	VZEROUPPER
+	RET
+
+// DWPAIR accumulates two depthwise taps for 8 channels into ACC: the taps'
+// bytes are interleaved (VPUNPCKLBW), sign-extended to int16 pairs and
+// multiplied by the matching (w_a, w_b) int16 pairs with VPMADDWD: exact
+// int32 sums, no int16 accumulation.
+#define DWPAIR(ta, tb, woff, ACC) \
+	VMOVQ      ta, X6 \
+	VMOVQ      tb, X7 \
+	VPUNPCKLBW X7, X6, X6 \
+	VPMOVSXBW  X6, Y6 \
+	VPMADDWD   woff(R9), Y6, Y6 \
+	VPADDD     Y6, ACC, ACC
+
+// DWHALF computes 8 channels (byte offset off in the block) of one output
+// pixel: taps t0..t8 are (R10), (R10)(CX*1), (R10)(CX*2), (R11)..., (R13)...
+#define DWHALF(off, woff, ACC) \
+	VPXOR      ACC, ACC, ACC \
+	DWPAIR(off(R10), off(R10)(CX*1), woff, ACC) \
+	DWPAIR(off(R10)(CX*2), off(R11), woff+64, ACC) \
+	DWPAIR(off(R11)(CX*1), off(R11)(CX*2), woff+128, ACC) \
+	DWPAIR(off(R13), off(R13)(CX*1), woff+192, ACC) \
+	VMOVQ      off(R13)(CX*2), X6 \
+	VPUNPCKLBW X10, X6, X6 \
+	VPMOVSXBW  X6, Y6 \
+	VPMADDWD   woff+256(R9), Y6, Y6 \
+	VPADDD     Y6, ACC, ACC
+
+// func depthwiseAVX2(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
+//
+// n output pixels (dst, c bytes apart) of 16 channels whose 3x3 windows are
+// all inside the image: src points at the top-left tap of the first one,
+// rows rowStride apart, taps c apart, pixels pixStep apart. wp holds the
+// weights as int16 tap pairs (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,0), each
+// [2 halves][8 channels][2]; e the 16 channels' epilogue.
+TEXT ·depthwiseAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ c+24(FP), CX
+	MOVQ rowStride+32(FP), BX
+	MOVQ pixStep+40(FP), R12
+	MOVQ wp+48(FP), R9
+	MOVQ e+56(FP), R8
+	MOVQ $0x40000000, AX
+	MOVQ AX, X15
+	VPBROADCASTQ X15, Y15
+	VPCMPEQD     Y14, Y14, Y14
+	VPSRLD       $1, Y14, Y14
+	VPBROADCASTD 384(R8), Y13
+	VPBROADCASTD 388(R8), Y12
+	VPBROADCASTD 392(R8), Y11
+	VPXOR        Y10, Y10, Y10
+
+dw_pixel:
+	TESTQ DX, DX
+	JZ    dw_done
+	MOVQ  SI, R10
+	LEAQ  (SI)(BX*1), R11
+	LEAQ  (R11)(BX*1), R13
+	DWHALF(0, 0, Y0)
+	DWHALF(8, 32, Y1)
+	EPI8R(0, Y0)
+	EPI8R(32, Y1)
+	VPACKSSDW    Y1, Y0, Y0
+	VPERMQ       $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSWB    X1, X0, X0
+	VMOVDQU      X0, (DI)
+	ADDQ CX, DI
+	ADDQ R12, SI
+	DECQ DX
+	JMP  dw_pixel
+
+dw_done:
 	VZEROUPPER
 	RET

@@ -225,17 +225,11 @@ func BenchmarkGemm(b *testing.B) {
 		for _, name := range Impls() {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, k, n, name), func(b *testing.B) {
 				defer SetImpl(name)()
-				for b.Loop() {
-					Gemm(dst, n, c.a, k, m, p, c.q)
-				}
-				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+				benchOps(b, 2*float64(m*n*k), func() { Gemm(dst, n, c.a, k, m, p, c.q) })
 			})
 			b.Run(fmt.Sprintf("%dx%dx%d/%s/int32", m, k, n, name), func(b *testing.B) {
 				defer SetImpl(name)()
-				for b.Loop() {
-					GemmInt32(dst32, n, c.a, k, m, p)
-				}
-				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+				benchOps(b, 2*float64(m*n*k), func() { GemmInt32(dst32, n, c.a, k, m, p) })
 			})
 		}
 	}

@@ -69,18 +69,7 @@ func epilogueAVX2(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *e
 // same integer steps as Requantize, 8 lanes at a time (see the .s file).
 func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
 	var e epi
-	bias, mult, shift := q.Bias[j0:j0+nj], q.Mult[j0:j0+nj], q.Shift[j0:j0+nj]
-	for j := range bias {
-		e.bias[j], e.mult[j] = bias[j], mult[j]
-		s := shift[j]
-		e.left[j], e.right[j], e.rm1[j] = max(-s, 0), max(s, 0), 32
-		if s > 0 {
-			e.rm1[j], e.one[j] = s-1, 1
-		}
-	}
-	e.lo = int32(max(int64(q.Min)-int64(q.ZeroPoint), math.MinInt32))
-	e.hi = int32(min(int64(q.Max)-int64(q.ZeroPoint), math.MaxInt32))
-	e.zp = q.ZeroPoint
+	e.set(q, j0, nj)
 	if nj == panelN {
 		_ = dst[off+(rows-1)*ldd+panelN-1]
 		epilogueAVX2(&dst[off], ldd, acc, rows, &e)
@@ -92,4 +81,79 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 		copy(dst[off+r*ldd:off+r*ldd+nj], tmp[r*panelN:])
 	}
 	return true
+}
+
+// set fills e for channels j0 .. j0+nj-1 of q (nj <= 16; the rest stay 0).
+func (e *epi) set(q *Requant, j0, nj int) {
+	bias, mult, shift := q.Bias[j0:j0+nj], q.Mult[j0:j0+nj], q.Shift[j0:j0+nj]
+	for j := range bias {
+		e.bias[j], e.mult[j] = bias[j], mult[j]
+		s := shift[j]
+		e.left[j], e.right[j], e.rm1[j], e.one[j] = max(-s, 0), max(s, 0), 32, 0
+		if s > 0 {
+			e.rm1[j], e.one[j] = s-1, 1
+		}
+	}
+	e.lo = int32(max(int64(q.Min)-int64(q.ZeroPoint), math.MinInt32))
+	e.hi = int32(min(int64(q.Max)-int64(q.ZeroPoint), math.MaxInt32))
+	e.zp = q.ZeroPoint
+}
+
+//go:noescape
+func depthwiseAVX2(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
+
+// archDepthwise computes channels [0, c&^15) of every output pixel in
+// assembly and returns c&^15; the caller does the remaining channels.
+// Border pixels go through the same kernel on a 3x3x16 copy of their
+// window with the padding filled in.
+func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
+	c16 := c &^ 15
+	if c16 == 0 || outH == 0 || outW == 0 {
+		return c16
+	}
+	oyA, oyB := interiorRange(h, stride, padTop, outH)
+	oxA, oxB := interiorRange(w, stride, padLeft, outW)
+	var e epi
+	var wp [160]int16
+	var win [9 * 16]int8
+	for cb := 0; cb < c16; cb += 16 {
+		e.set(q, cb, 16)
+		for t := 0; t < 9; t++ {
+			pair, second := t/2, t%2
+			for ch := 0; ch < 16; ch++ {
+				wp[pair*32+ch*2+second] = int16(wts[t*c+cb+ch])
+			}
+		}
+		for oy := 0; oy < outH; oy++ {
+			interiorRow := oy >= oyA && oy < oyB
+			for ox := 0; ox < outW; ox++ {
+				if interiorRow && ox == oxA && oxA < oxB {
+					so := ((oy*stride-padTop)*w+oxA*stride-padLeft)*c + cb
+					do := (oy*outW+oxA)*c + cb
+					n := oxB - oxA
+					_ = src[so+((n-1)*stride+2)*c+2*w*c+15]
+					_ = dst[do+(n-1)*c+15]
+					depthwiseAVX2(&dst[do], &src[so], n, c, w*c, stride*c, &wp, &e)
+					ox = oxB - 1
+					continue
+				}
+				iy0, ix0 := oy*stride-padTop, ox*stride-padLeft
+				for t := 0; t < 9; t++ {
+					iy, ix := iy0+t/3, ix0+t%3
+					tap := win[t*16 : t*16+16]
+					if iy >= 0 && iy < h && ix >= 0 && ix < w {
+						copy(tap, src[(iy*w+ix)*c+cb:])
+					} else {
+						for i := range tap {
+							tap[i] = padValue
+						}
+					}
+				}
+				do := (oy*outW+ox)*c + cb
+				_ = dst[do+15]
+				depthwiseAVX2(&dst[do], &win[0], 1, 16, 48, 0, &wp, &e)
+			}
+		}
+	}
+	return c16
 }

@@ -79,3 +79,7 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 	}
 	return true
 }
+
+func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
+	return 0
+}

@@ -11,3 +11,7 @@ func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, 
 func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
 	return false
 }
+
+func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
+	return 0
+}

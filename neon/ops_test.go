@@ -1,6 +1,7 @@
 package neon
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -10,9 +11,13 @@ import (
 )
 
 func TestDepthwiseConv3x3(t *testing.T) {
+	forEachImpl(t, testDepthwise)
+}
+
+func testDepthwise(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	for iter := 0; iter < 300; iter++ {
-		h, w, c := 1+r.IntN(9), 1+r.IntN(9), 1+r.IntN(20)
+		h, w, c := 1+r.IntN(12), 1+r.IntN(12), []int{1 + r.IntN(20), 16, 32, 35, 48}[r.IntN(5)]
 		stride := 1 + r.IntN(2)
 		padTop, padLeft := r.IntN(2), r.IntN(2)
 		outH := (h+padTop+r.IntN(2)-3)/stride + 1
@@ -22,6 +27,14 @@ func TestDepthwiseConv3x3(t *testing.T) {
 		}
 		src := randInt8s(r, h*w*c, -128, 127)
 		wts := randInt8s(r, 9*c, -127, 127)
+		if iter%10 == 0 { // extremes
+			for i := range src {
+				src[i] = -128
+			}
+			for i := range wts {
+				wts[i] = []int8{-127, 127}[iter/10%2]
+			}
+		}
 		pad := int8(r.IntN(256) - 128)
 		q := randRequant(r, c)
 		dst := make([]int8, outH*outW*c+1)
@@ -42,7 +55,7 @@ func TestDepthwiseConv3x3(t *testing.T) {
 							s += v * int32(wts[(ky*3+kx)*c+ch])
 						}
 					}
-					if !assert.Equal(t, naiveEpilogue(s, q, ch), dst[(oy*outW+ox)*c+ch], "h=%d w=%d c=%d stride=%d pad=%d,%d (%d,%d,%d)", h, w, c, stride, padTop, padLeft, oy, ox, ch) {
+					if got := dst[(oy*outW+ox)*c+ch]; got != naiveEpilogue(s, q, ch) && !assert.Equal(t, naiveEpilogue(s, q, ch), got, "h=%d w=%d c=%d stride=%d pad=%d,%d (%d,%d,%d) acc %d bias %d mult %d shift %d zp %d", h, w, c, stride, padTop, padLeft, oy, ox, ch, s, q.Bias[ch], q.Mult[ch], q.Shift[ch], q.ZeroPoint) {
 						return
 					}
 				}
@@ -134,6 +147,38 @@ func TestAddInt8(t *testing.T) {
 			real := (sA*float64(int32(a[i])-zpA) + sB*float64(int32(b[i])-zpB)) / sOut
 			want := min(max(math.Round(real)+float64(zpOut), -128), 127)
 			assert.InDelta(t, want, float64(dst[i]), 1, "a=%d b=%d scales %g %g %g", a[i], b[i], sA, sB, sOut)
+		}
+	}
+}
+
+func TestDepthwiseAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	h, w, c := 20, 20, 32
+	src, wts := randInt8s(r, h*w*c, -128, 127), randInt8s(r, 9*c, -127, 127)
+	q := randRequant(r, c)
+	dst := make([]int8, h*w*c)
+	forEachImpl(t, func(t *testing.T) {
+		assert.Zero(t, testing.AllocsPerRun(5, func() { DepthwiseConv3x3(dst, src, h, w, c, 1, 1, 1, h, w, 3, wts, q) }))
+	})
+}
+
+// BenchmarkDepthwise runs the depthwise layers of a 320x240 detector
+// (UltraFace-like shapes), stride 1 and 2, pad 1.
+func BenchmarkDepthwise(b *testing.B) {
+	r := rand.New(rand.NewPCG(29, 30))
+	for _, s := range [][4]int{{120, 160, 32, 1}, {60, 80, 64, 2}, {30, 40, 128, 1}} {
+		h, w, c, stride := s[0], s[1], s[2], s[3]
+		outH, outW := (h-1)/stride+1, (w-1)/stride+1
+		src, wts := randInt8s(r, h*w*c, -128, 127), randInt8s(r, 9*c, -127, 127)
+		q := randRequant(r, c)
+		dst := make([]int8, outH*outW*c)
+		for _, name := range Impls() {
+			b.Run(fmt.Sprintf("%dx%dx%d/s%d/%s", h, w, c, stride, name), func(b *testing.B) {
+				defer SetImpl(name)()
+				benchOps(b, 2*9*float64(outH*outW*c), func() {
+					DepthwiseConv3x3(dst, src, h, w, c, stride, 1, 1, outH, outW, 0, wts, q)
+				})
+			})
 		}
 	}
 }
