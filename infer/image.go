@@ -36,12 +36,15 @@ func (m *Meta) Preprocess(dst []float32, dw, dh int, src *Image, x0, y0, w, h fl
 	bgr := m.ChannelOrder == "BGR"
 	sx, sy := w/float32(dw), h/float32(dh)
 	for oy := range dh {
-		fy := y0 + (float32(oy)+0.5)*sy - 0.5
+		// Explicit float32 conversions round every product, so no
+		// architecture fuses them into an FMA: preprocessing, and so the
+		// int8 model's quantized input, is bit-identical on amd64 and arm64.
+		fy := y0 + float32((float32(oy)+0.5)*sy) - 0.5
 		iy := floor(fy)
 		ay := fy - float32(iy)
 		row := dst[oy*dw*3 : (oy+1)*dw*3]
 		for ox := range dw {
-			fx := x0 + (float32(ox)+0.5)*sx - 0.5
+			fx := x0 + float32((float32(ox)+0.5)*sx) - 0.5
 			ix := floor(fx)
 			ax := fx - float32(ix)
 			r00, g00, b00 := src.At(ix, iy)
@@ -74,7 +77,7 @@ func floor(f float32) int {
 }
 
 func lerp2(a, b, c, d uint8, ax, ay float32) float32 {
-	top := float32(a) + (float32(b)-float32(a))*ax
-	bot := float32(c) + (float32(d)-float32(c))*ax
-	return top + (bot-top)*ay
+	top := float32(a) + float32((float32(b)-float32(a))*ax)
+	bot := float32(c) + float32((float32(d)-float32(c))*ax)
+	return top + float32((bot-top)*ay)
 }
