@@ -1,7 +1,6 @@
 package onnx_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -9,37 +8,23 @@ import (
 
 	"github.com/vigil-edge/vigil/infer"
 	. "github.com/vigil-edge/vigil/infer/onnx"
+	"github.com/vigil-edge/vigil/models"
 )
 
-// modelCache finds models/cache as DEVELOPERS.md says: VIGIL_MODELS, or
-// models/cache next to go.mod above the working directory.
+// modelCache is the fetched-model folder (models.CacheDir).
 func modelCache(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("VIGIL_MODELS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
+	d, err := models.CacheDir()
 	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "models", "cache")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory; set VIGIL_MODELS")
-		}
-		dir = parent
-	}
+	return d
 }
 
 // modelFile returns the path of a fetched model file, failing (never
-// skipping) when it is missing.
+// skipping) with the fix when it is missing.
 func modelFile(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(modelCache(t), rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("model %s is missing (%v): run scripts/fetch-models.sh", p, err)
-	}
+	p, err := models.CachePath(filepath.FromSlash(rel))
+	require.NoError(t, err)
 	return p
 }
 

@@ -19,7 +19,15 @@ import (
 // photo loads a JPEG from ../shared/testdata/faces as an infer.Image.
 func photo(t *testing.T, name string) *infer.Image {
 	t.Helper()
-	dir := filepath.Dir(filepath.Dir(modelCache(t))) // the repository
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		require.NotEqual(t, dir, filepath.Dir(dir), "no go.mod above the working directory")
+		dir = filepath.Dir(dir)
+	}
 	p := filepath.Join(dir, "..", "shared", "testdata", "faces", name)
 	f, err := os.Open(p)
 	require.NoError(t, err, "test photo")

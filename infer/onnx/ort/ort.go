@@ -11,9 +11,9 @@ package ort
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
+
+	"github.com/vigil-edge/vigil/models"
 )
 
 // ErrUnavailable is wrapped when ONNX Runtime cannot be used: the shared
@@ -35,35 +35,17 @@ type TensorInfo struct {
 	Shape []int64
 }
 
-// LibraryPath returns the libonnxruntime.so.1 for this machine under the
-// model cache: $VIGIL_MODELS/onnxruntime/linux-<arch>/, or models/cache next
-// to the go.mod above the working directory. The error says how to fetch it.
+// LibraryPath returns the libonnxruntime.so.1 for this machine in the model
+// cache (models.CachePath: onnxruntime/linux-<arch>/). The error says how to
+// fetch it.
 func LibraryPath() (string, error) {
 	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
 	if arch == "" || runtime.GOOS != "linux" {
 		return "", fmt.Errorf("%w: no packaged library for %s/%s", ErrUnavailable, runtime.GOOS, runtime.GOARCH)
 	}
-	cache := os.Getenv("VIGIL_MODELS")
-	if cache == "" {
-		dir, err := os.Getwd()
-		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				cache = filepath.Join(dir, "models", "cache")
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				return "", fmt.Errorf("%w: set VIGIL_MODELS to the model cache", ErrUnavailable)
-			}
-			dir = parent
-		}
-	}
-	p := filepath.Join(cache, "onnxruntime", "linux-"+arch, "libonnxruntime.so.1")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%w: %s is missing: run scripts/fetch-models.sh", ErrUnavailable, p)
+	p, err := models.CachePath("onnxruntime", "linux-"+arch, "libonnxruntime.so.1")
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return p, nil
 }
