@@ -45,6 +45,14 @@ func Init(path string) error {
 	return nil
 }
 
+// Version is the loaded ONNX Runtime's version ("" before Init).
+func Version() string {
+	if !ortgo.IsInitialized() {
+		return ""
+	}
+	return ortgo.GetVersion()
+}
+
 // Session is a loaded model with preallocated float32 input and output
 // tensors: Run allocates nothing. One Session per goroutine.
 type Session struct {

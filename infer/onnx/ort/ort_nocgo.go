@@ -9,6 +9,9 @@ var errNoCgo = fmt.Errorf("%w: built without cgo", ErrUnavailable)
 // Init always fails without cgo.
 func Init(path string) error { return errNoCgo }
 
+// Version is "" without cgo.
+func Version() string { return "" }
+
 // Session is unavailable without cgo.
 type Session struct{}
 

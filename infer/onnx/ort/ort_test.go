@@ -21,6 +21,8 @@ func TestLibrary(t *testing.T) {
 	require.NoError(t, err, "run scripts/fetch-models.sh")
 	require.NoError(t, ort.Init(lib))
 	require.NoError(t, ort.Init(lib), "Init twice")
+	assert.NotEmpty(t, ort.Version())
+	t.Log("ONNX Runtime", ort.Version())
 
 	data, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(lib))), "faceplugin", "fr_detect.onnx"))
 	require.NoError(t, err, "run scripts/fetch-models.sh")
