@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-edge/vigil/infer"
-	"github.com/vigil-edge/vigil/infer/tfjs"
 	"github.com/vigil-edge/vigil/models"
 )
 
@@ -31,8 +30,8 @@ var (
 // modify them (calibration works on clones).
 func mtcnnGraphs(t testing.TB) (p, r, o *infer.Graph) {
 	t.Helper()
-	dir := cacheDir(t, "mtcnn")
-	mtcnnOnce.Do(func() { mtcnnP, mtcnnR, mtO, mtcnnErr = tfjs.MTCNN(dir) })
+	dir := cacheDir(t, ".")
+	mtcnnOnce.Do(func() { mtcnnP, mtcnnR, mtO, mtcnnErr = LoadMTCNN(dir) })
 	require.NoError(t, mtcnnErr)
 	return mtcnnP, mtcnnR, mtO
 }
@@ -63,4 +62,19 @@ func loadShared(t testing.TB, rel string) *infer.Image {
 	im, err := LoadImage(filepath.Join(sharedTestdata(t), rel))
 	require.NoError(t, err)
 	return im
+}
+
+// johnsImages are the calibration photographs (never the evaluation set).
+func johnsImages(t testing.TB) []*infer.Image {
+	t.Helper()
+	var out []*infer.Image
+	paths, err := filepath.Glob(filepath.Join(sharedTestdata(t), "johns", "*", "*.jpg"))
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	for _, p := range paths {
+		im, err := LoadImage(p)
+		require.NoError(t, err)
+		out = append(out, im)
+	}
+	return out
 }

@@ -129,3 +129,17 @@ func (d *TinyFaceDetector) decode(s *infer.Session, sx, sy float32, im *infer.Im
 	}
 	return NMSDetections(dropEmpty(dets), NMSOptions{Threshold: d.opt.IoU}), nil
 }
+
+// CalibrateTiny calibrates the tiny face detector on images letterboxed to
+// opt.InputSize as Detect does. g is not modified (see WithRanges).
+func CalibrateTiny(g *infer.Graph, images []*infer.Image, method string, opt TinyOptions) (map[string]infer.Range, error) {
+	n := opt.InputSize
+	if n <= 0 {
+		n = 416
+	}
+	var tmp []float32
+	return calibrateSingle(g, infer.Shape{1, n, n, 3}, images, method, func(dst []float32, im *infer.Image) error {
+		_, _, err := letterbox(&g.Meta, dst, n, n, im, &tmp)
+		return err
+	})
+}

@@ -1,0 +1,124 @@
+package detect
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/vigil-edge/vigil/infer"
+)
+
+// Calibration sample caps: enough for stable ranges, few enough that
+// calibrating stays a matter of seconds.
+const (
+	calibPNetTile   = 48 // P-Net is fully convolutional: calibrate on tiles of its pyramid levels
+	calibMaxSamples = 400
+)
+
+// CalibrateMTCNN runs the float cascade (with opt's pyramid and thresholds)
+// over images and calibrates each stage on what it sees there: P-Net on
+// 48x48 tiles cut from every pyramid level (ranges are per tensor name, so
+// they hold for any input size), R-Net on the crops of P-Net's candidates,
+// O-Net on the crops of R-Net's. method is infer.Calibrate's. The graphs are
+// not modified; set the returned ranges on copies (WithRanges).
+//
+// The images should be like the deployment's frames but never the
+// evaluation set: the tests use ../shared/testdata/johns and evaluate on
+// ../shared/testdata/faces.
+func CalibrateMTCNN(p, r, o *infer.Graph, images []*infer.Image, method string, opt MTCNNOptions) (pr, rr, or map[string]infer.Range, err error) {
+	if len(images) == 0 {
+		return nil, nil, nil, fmt.Errorf("detect: calibrate MTCNN: no images")
+	}
+	opt.Precision = infer.Float32
+	m, err := NewMTCNN(p, r, o, opt)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer m.Close()
+	var samples [3][][]float32
+	collect := func(stage int, in []float32, shape infer.Shape) {
+		if stage != 1 {
+			samples[stage-1] = append(samples[stage-1], slices.Clone(in))
+			return
+		}
+		const t = calibPNetTile
+		h, w := shape[1], shape[2]
+		for y := 0; y+t <= h; y += t {
+			for x := 0; x+t <= w; x += t {
+				tile := make([]float32, 0, t*t*3)
+				for ty := range t {
+					o := ((y+ty)*w + x) * 3
+					tile = append(tile, in[o:o+t*3]...)
+				}
+				samples[0] = append(samples[0], tile)
+			}
+		}
+	}
+	for _, im := range images {
+		if _, err := m.detect(im, collect); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	var out [3]map[string]infer.Range
+	for i, g := range []*infer.Graph{p, r, o} {
+		xs := thin(samples[i], calibMaxSamples)
+		if len(xs) == 0 {
+			return nil, nil, nil, fmt.Errorf("detect: calibrate MTCNN: the %d images gave no input for %s (no faces found?)", len(images), g.Meta.Name)
+		}
+		c := *g
+		c.Inputs = slices.Clone(g.Inputs)
+		c.Inputs[0].Shape[0] = 1
+		if i == 0 {
+			c.Inputs[0].Shape[1], c.Inputs[0].Shape[2] = calibPNetTile, calibPNetTile
+		}
+		if out[i], err = infer.Calibrate(&c, xs, method); err != nil {
+			return nil, nil, nil, fmt.Errorf("detect: calibrate %s on %d samples: %w", g.Meta.Name, len(xs), err)
+		}
+	}
+	return out[0], out[1], out[2], nil
+}
+
+// thin keeps at most n of xs, evenly spaced (deterministic).
+func thin(xs [][]float32, n int) [][]float32 {
+	if len(xs) <= n {
+		return xs
+	}
+	out := make([][]float32, n)
+	for i := range n {
+		out[i] = xs[i*len(xs)/n]
+	}
+	return out
+}
+
+// WithRanges returns a shallow copy of g carrying ranges (for the int8
+// executor); g itself is not modified.
+func WithRanges(g *infer.Graph, ranges map[string]infer.Range) *infer.Graph {
+	c := *g
+	c.Ranges = ranges
+	return &c
+}
+
+// calibrateSingle calibrates a single-shot detector graph on images at input
+// shape in, preprocessed as Detect does (prep writes one image into dst).
+func calibrateSingle(g *infer.Graph, in infer.Shape, images []*infer.Image, method string, prep func(dst []float32, im *infer.Image) error) (map[string]infer.Range, error) {
+	if len(images) == 0 {
+		return nil, fmt.Errorf("detect: calibrate %s: no images", g.Meta.Name)
+	}
+	c := *g
+	c.Inputs = slices.Clone(g.Inputs)
+	c.Inputs[0].Shape = in
+	g = &c
+	n := in.Elems()
+	xs := make([][]float32, 0, len(images))
+	for _, im := range images {
+		x := make([]float32, n)
+		if err := prep(x, im); err != nil {
+			return nil, err
+		}
+		xs = append(xs, x)
+	}
+	r, err := infer.Calibrate(g, xs, method)
+	if err != nil {
+		return nil, fmt.Errorf("detect: calibrate %s on %d images: %w", g.Meta.Name, len(xs), err)
+	}
+	return r, nil
+}
