@@ -250,6 +250,13 @@ func TestOpsAgainstONNXRuntime(t *testing.T) {
 			u := b.node("Unsqueeze", []string{s}, aInts("axes", 3))
 			b.output(b.node("Flatten", []string{u}, aInt("axis", 2)), b.node("Relu", []string{b.conv(u, 4, 2, 1)}))
 		}, onnx.Options{}},
+		{"reduce_mean_sum", 11, func(b *builder) {
+			x := b.input("x", 1, 4, 5, 6)
+			k := b.node("ReduceMean", []string{x}, aInts("axes", 2, 3))
+			d := b.node("ReduceMean", []string{x}, aInts("axes", -1, -2), aInt("keepdims", 0))
+			s := b.node("Sum", []string{x, b.conv(x, 4, 4, 1)})
+			b.output(k, b.node("Gemm", []string{d, b.rnd(4, 3)}), s)
+		}, onnx.Options{}},
 		{"identity_dropout_cut", 11, func(b *builder) {
 			x := b.input("x", 1, 3, 4, 5)
 			y := b.node("Identity", []string{b.node("Dropout", []string{b.conv(x, 3, 2, 1)})})

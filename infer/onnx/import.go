@@ -18,6 +18,22 @@
 // (Shape, Gather, Unsqueeze, Concat, ConstantOfShape ...) that only computes
 // reshape targets is evaluated at import time.
 //
+// Operators: Conv (any group, stride, padding and auto_pad; dilation by
+// zero-inserted kernels), MaxPool, AveragePool (ceil_mode, padding left out
+// of the mean), GlobalAveragePool, GlobalMaxPool, ReduceMean over H and W,
+// BatchNormalization, Relu, Clip (0..6 or 0..inf), LeakyRelu, PRelu,
+// Sigmoid, Softmax, Add, Sum, Mul (same shape, [N,C,1,1] scale, or a
+// per-channel constant), Sub and Div by a per-channel constant, Concat,
+// Gemm, MatMul, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Resize and
+// Upsample (nearest, integer factor), Pad (zero, spatial, before a Conv),
+// Identity, Dropout, and on constants Constant, ConstantOfShape, Shape,
+// Gather, Cast, Slice and arithmetic. Concat of one tensor with zero
+// constants on channels (tf2onnx's channel padding) becomes an exact 1x1
+// convolution.
+//
+// The layout of every graph input is recorded in Meta.Extra under LayoutKey
+// so a peer runtime can be fed the same data.
+//
 // An operator or attribute the engine cannot express is refused with an
 // error wrapping ErrUnsupported that names the op type and node; nothing is
 // skipped silently. Options.Outputs cuts a graph at chosen tensors, e.g.

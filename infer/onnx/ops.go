@@ -43,6 +43,16 @@ func (im *importer) convert(n *onnxpb.NodeProto, ins []*value) (*value, error) {
 		return im.resize(n, ins)
 	case "Pad":
 		return im.pad(n, ins)
+	case "ReduceMean":
+		return im.reduceMean(n, ins)
+	case "Sum":
+		if len(ins) == 1 {
+			return im.act(ins, 0)
+		}
+		if len(ins) == 2 {
+			return im.binary(n, ins)
+		}
+		return nil, im.unsupported("Sum of %d inputs (only 1 or 2)", len(ins))
 	}
 	return nil, im.unsupported("operator not supported by the engine")
 }
@@ -827,6 +837,9 @@ func (im *importer) binary(n *onnxpb.NodeProto, ins []*value) (*value, error) {
 		return nil, im.invalid("want 2 inputs")
 	}
 	op := n.GetOpType()
+	if op == "Sum" {
+		op = "Add"
+	}
 	if im.opset < 7 && attr(n, "broadcast") != nil {
 		return nil, im.unsupported("legacy broadcast attribute")
 	}
@@ -1497,4 +1510,35 @@ func (im *importer) dilate(w *infer.Tensor, dh, dw int) (*infer.Tensor, error) {
 		}
 	}
 	return out, nil
+}
+
+// reduceMean handles the mean over the spatial axes of an NCHW tensor (a
+// global average pool written as ReduceMean, as Keras exports do).
+func (im *importer) reduceMean(n *onnxpb.NodeProto, ins []*value) (*value, error) {
+	x, err := im.act(ins, 0)
+	if err != nil {
+		return nil, err
+	}
+	axes := attrInts(n, "axes")
+	for k, a := range axes {
+		if a < 0 {
+			axes[k] = a + len(x.shape)
+		}
+	}
+	slices.Sort(axes)
+	if len(x.shape) != 4 || !slices.Equal(axes, []int{2, 3}) {
+		return nil, im.unsupported("mean over axes %v of %v (only the spatial axes of an NCHW tensor)", attrInts(n, "axes"), x.shape)
+	}
+	src, err := im.nchwOf(x)
+	if err != nil {
+		return nil, err
+	}
+	out := n.GetOutput()[0]
+	if attrInt(n, "keepdims", 1) != 0 {
+		name := im.emit(out, &infer.Node{Op: infer.OpGlobalAvgPool, Inputs: []string{src}})
+		return &value{name: name, shape: []int{x.shape[0], x.shape[1], 1, 1}, lay: nchw}, nil
+	}
+	name := im.emit(out+"/pool", &infer.Node{Op: infer.OpGlobalAvgPool, Inputs: []string{src}})
+	// [N,1,1,C] is already the plain layout of [N,C].
+	return &value{name: name, shape: []int{x.shape[0], x.shape[1]}, lay: plain}, nil
 }
