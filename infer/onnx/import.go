@@ -205,14 +205,22 @@ func (im *importer) spend(n int) error {
 
 // unsupported builds an ErrUnsupported error naming the current node.
 func (im *importer) unsupported(format string, args ...any) error {
-	n := im.node
-	return fmt.Errorf("%w: node %q (%s): %s", ErrUnsupported, n.GetName(), n.GetOpType(), fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s: %s", ErrUnsupported, im.nodeDesc(), fmt.Sprintf(format, args...))
 }
 
 // invalid builds an ErrInvalid error naming the current node.
 func (im *importer) invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, im.nodeDesc(), fmt.Sprintf(format, args...))
+}
+
+// nodeDesc names the current node by its name, or by its output when it
+// has none (tf2onnx leaves some nodes unnamed).
+func (im *importer) nodeDesc() string {
 	n := im.node
-	return fmt.Errorf("%w: node %q (%s): %s", ErrInvalid, n.GetName(), n.GetOpType(), fmt.Sprintf(format, args...))
+	if n.GetName() == "" && len(n.GetOutput()) > 0 {
+		return fmt.Sprintf("node with output %q (%s)", n.GetOutput()[0], n.GetOpType())
+	}
+	return fmt.Sprintf("node %q (%s)", n.GetName(), n.GetOpType())
 }
 
 // uniq returns an unused infer tensor name based on base.
