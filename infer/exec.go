@@ -87,7 +87,8 @@ type Model struct {
 	scratchB int // int8 scratch per worker
 	scratchI int // int32 scratch per worker
 
-	w *weights // packed weights, shared with models made by Reshape
+	w       *weights          // packed weights, shared with models made by Reshape
+	aliases map[string]string // folded/fused tensor name -> surviving tensor
 }
 
 // weights caches per-node packed weights so that Reshape shares them.
@@ -112,12 +113,16 @@ func (w *weights) get(n *Node, make func() (any, error)) (any, error) {
 
 // NewModel compiles g for execution. It does not modify g: it works on a copy
 // in which BatchNorm nodes are folded into the preceding Conv/Dense
-// (Graph.Fold) or turned into Affine nodes, then checks shapes (Graph.Check),
-// packs the weights and plans the activation arena.
+// (Graph.Fold) or turned into Affine nodes, and a ReLU/ReLU6 node whose
+// input is a Conv, Dense, Add or Affine read by nothing else is fused into
+// it (as its Act). It then checks shapes (Graph.Check), packs the weights
+// and plans the activation arena. Folded and fused node names stay valid
+// for TensorFloat: they name the surviving node's tensor.
 //
 // For Int8 it needs g.Ranges for every tensor (graph inputs and nodes; a
-// folded BatchNorm's range is used for the conv it was folded into) and
-// quantizes the float weights per output channel, or uses Node.QW when present.
+// folded BatchNorm's or fused activation's range is used for the node it
+// was merged into) and quantizes the float weights per output channel, or
+// uses Node.QW when present.
 func NewModel(g *Graph, opt Options) (*Model, error) {
 	if g == nil {
 		return nil, fmt.Errorf("%w: nil graph", ErrInvalidGraph)
@@ -125,67 +130,123 @@ func NewModel(g *Graph, opt Options) (*Model, error) {
 	if opt.Precision != Float32 && opt.Precision != Int8 {
 		return nil, fmt.Errorf("infer: unknown precision %v", opt.Precision)
 	}
-	c := cloneForExec(g)
-	return compile(c, opt, &weights{m: map[*Node]any{}})
+	for i, n := range g.Nodes {
+		if n == nil {
+			return nil, fmt.Errorf("%w: node %d is nil", ErrInvalidGraph, i)
+		}
+	}
+	c, aliases := cloneForExec(g)
+	return compile(c, opt, &weights{m: map[*Node]any{}}, aliases)
 }
 
-// cloneForExec copies g deep enough that folding cannot touch the caller's
-// graph, folds it and carries folded BatchNorm ranges over to their conv.
-func cloneForExec(g *Graph) *Graph {
+// cloneForExec copies g deep enough that rewriting cannot touch the
+// caller's graph (nodes always, weights when a BatchNorm will scale them),
+// folds BatchNorms, fuses activations and carries the ranges of removed
+// tensors over to the nodes that now produce them. aliases maps every
+// removed tensor name to the tensor that replaces it.
+func cloneForExec(g *Graph) (*Graph, map[string]string) {
 	c := *g
 	c.Inputs = slices.Clone(g.Inputs)
 	c.Outputs = slices.Clone(g.Outputs)
 	c.Nodes = make([]*Node, len(g.Nodes))
 	hasBN := false
 	for _, n := range g.Nodes {
-		if n != nil && n.Op == OpBatchNorm {
+		if n.Op == OpBatchNorm {
 			hasBN = true
 		}
 	}
-	if !hasBN {
-		copy(c.Nodes, g.Nodes)
-		return &c
-	}
-	bnOf := map[string]string{} // producer -> BatchNorm reading it
 	for i, n := range g.Nodes {
-		if n == nil {
-			continue
-		}
 		nn := *n
 		nn.Inputs = slices.Clone(n.Inputs)
-		if n.W != nil {
+		if hasBN && n.W != nil {
 			nn.W = &Tensor{Shape: n.W.Shape, Data: slices.Clone(n.W.Data)}
+			nn.B = slices.Clone(n.B)
 		}
-		nn.B = slices.Clone(n.B)
 		c.Nodes[i] = &nn
-		if n.Op == OpBatchNorm && len(n.Inputs) == 1 {
-			bnOf[n.Inputs[0]] = n.Name
-		}
 	}
-	for _, n := range c.Nodes {
-		if n == nil {
-			return &c // Check reports it
+	aliases := map[string]string{}
+	if hasBN {
+		bnOf := map[string]string{} // producer -> BatchNorm reading it
+		for _, n := range c.Nodes {
+			if n.Op == OpBatchNorm && len(n.Inputs) == 1 {
+				bnOf[n.Inputs[0]] = n.Name
+			}
 		}
-	}
-	c.Fold()
-	if g.Ranges != nil {
-		c.Ranges = make(map[string]Range, len(g.Ranges))
-		for k, v := range g.Ranges {
-			c.Ranges[k] = v
-		}
+		c.Fold()
 		alive := map[string]bool{}
 		for _, n := range c.Nodes {
 			alive[n.Name] = true
 		}
 		for prod, bn := range bnOf {
 			if !alive[bn] {
-				if r, ok := g.Ranges[bn]; ok {
-					c.Ranges[prod] = r
+				aliases[bn] = prod
+			}
+		}
+	}
+	fuseActivations(&c, aliases)
+	// A removed tensor's range is the range of the tensor that replaced it.
+	if g.Ranges != nil {
+		c.Ranges = make(map[string]Range, len(g.Ranges))
+		for k, v := range g.Ranges {
+			c.Ranges[k] = v
+		}
+		// In graph order, so that of conv -> BatchNorm -> ReLU the ReLU's
+		// range (the last one merged) wins.
+		for _, n := range g.Nodes {
+			if to, ok := aliases[n.Name]; ok {
+				if r, ok := g.Ranges[n.Name]; ok {
+					c.Ranges[to] = r
 				}
 			}
 		}
 	}
-	return &c
+	return &c, aliases
+}
+
+// fuseActivations merges ReLU and ReLU6 nodes into the Conv, Dense, Add or
+// Affine before them when nothing else reads that node's output: one pass
+// less, and in int8 the producer's output uses every level on [0, max].
+func fuseActivations(g *Graph, aliases map[string]string) {
+	consumers := g.Consumers()
+	byName := map[string]*Node{}
+	for _, n := range g.Nodes {
+		byName[n.Name] = n
+	}
+	rename := map[string]string{}
+	kept := g.Nodes[:0]
+	for _, n := range g.Nodes {
+		for i, in := range n.Inputs {
+			if r, ok := rename[in]; ok {
+				n.Inputs[i] = r
+			}
+		}
+		if (n.Op == OpReLU || n.Op == OpReLU6) && len(n.Inputs) == 1 {
+			p := byName[n.Inputs[0]]
+			if p != nil && p.Act == ActNone && consumers[p.Name] == 1 &&
+				(p.Op == OpConv || p.Op == OpDense || p.Op == OpAdd || p.Op == OpAffine) {
+				p.Act = ActReLU
+				if n.Op == OpReLU6 {
+					p.Act = ActReLU6
+				}
+				rename[n.Name] = p.Name
+				for from, to := range aliases {
+					if to == n.Name {
+						aliases[from] = p.Name
+					}
+				}
+				aliases[n.Name] = p.Name
+				for i, o := range g.Outputs {
+					if o == n.Name {
+						g.Outputs[i] = p.Name
+					}
+				}
+				continue
+			}
+		}
+		kept = append(kept, n)
+	}
+	clear(g.Nodes[len(kept):])
+	g.Nodes = kept
 }
 
 // Reshape returns a model over the same (shared, already packed) weights,
@@ -199,15 +260,15 @@ func (m *Model) Reshape(inputs ...Shape) (*Model, error) {
 	for i := range inputs {
 		c.Inputs[i].Shape = inputs[i]
 	}
-	return compile(&c, m.opt, m.w)
+	return compile(&c, m.opt, m.w, m.aliases)
 }
 
-func compile(g *Graph, opt Options, w *weights) (*Model, error) {
+func compile(g *Graph, opt Options, w *weights, aliases map[string]string) (*Model, error) {
 	shapes, err := g.Check()
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{g: g, opt: opt, shapes: shapes, byName: map[string]int{}, w: w}
+	m := &Model{g: g, opt: opt, shapes: shapes, byName: map[string]int{}, w: w, aliases: aliases}
 	m.threads = opt.Threads
 	if m.threads <= 0 {
 		m.threads = runtime.NumCPU()
@@ -224,6 +285,11 @@ func compile(g *Graph, opt Options, w *weights) (*Model, error) {
 		t := add(n.Name)
 		if n.Op == OpReshape || n.Op == OpFlatten {
 			m.tensors[t].root = m.tensors[m.byName[n.Inputs[0]]].root
+		}
+	}
+	for from, to := range aliases {
+		if t, ok := m.byName[to]; ok {
+			m.byName[from] = t
 		}
 	}
 	for _, o := range g.Outputs {

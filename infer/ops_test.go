@@ -443,3 +443,50 @@ func BenchmarkSGEMM(b *testing.B) {
 		})
 	}
 }
+
+func TestActivationFusion(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	in := Shape{1, 6, 6, 3}
+	g := &Graph{Inputs: []Input{{"x", in}}, Nodes: []*Node{
+		{Name: "conv", Op: OpConv, Inputs: []string{"x"}, Pad: Padding{Mode: PadSame}, W: rndTensor(r, Shape{4, 3, 3, 3}, -1, 1)},
+		{Name: "bn", Op: OpBatchNorm, Inputs: []string{"conv"}, BN: &BatchNorm{Gamma: rndVec(r, 4, 0.5, 2), Beta: rndVec(r, 4, -1, 1),
+			Mean: rndVec(r, 4, -1, 1), Var: rndVec(r, 4, 0.5, 2), Eps: 1e-3}},
+		{Name: "relu", Op: OpReLU6, Inputs: []string{"bn"}},
+		{Name: "c2", Op: OpConv, Inputs: []string{"relu"}, Pad: Padding{Mode: PadSame}, W: rndTensor(r, Shape{2, 1, 1, 4}, -1, 1)},
+		{Name: "r2", Op: OpReLU, Inputs: []string{"c2"}}, // c2 is also an output: not fused
+	}, Outputs: []string{"r2", "c2", "relu"}}
+	m, err := NewModel(g, Options{KeepAll: true})
+	require.NoError(t, err)
+	var ops []Op
+	for _, n := range m.Graph().Nodes {
+		ops = append(ops, n.Op)
+	}
+	assert.Equal(t, []Op{OpConv, OpConv, OpReLU}, ops)
+	assert.Equal(t, ActReLU6, m.Graph().Nodes[0].Act)
+	assert.Equal(t, ActNone, g.Nodes[0].Act, "the caller's graph is untouched")
+	assert.Len(t, g.Nodes, 5)
+	s := m.NewSession()
+	defer s.Close()
+	copy(s.Input(0), rndVec(r, in.Elems(), -2, 2))
+	require.NoError(t, s.Run())
+	for _, name := range []string{"conv", "bn", "relu"} {
+		v, err := s.TensorFloat(name)
+		require.NoError(t, err, name)
+		assert.Equal(t, s.Output(2), v, "%s names the fused tensor", name)
+	}
+	for _, v := range s.Output(2) {
+		assert.True(t, v >= 0 && v <= 6)
+	}
+	// Calibrated ranges exist under every name, int8 runs.
+	rs, err := Calibrate(g, [][]float32{rndVec(r, in.Elems(), -2, 2)}, "minmax")
+	require.NoError(t, err)
+	for _, n := range g.Nodes {
+		assert.Contains(t, rs, n.Name)
+	}
+	assert.Equal(t, rs["conv"], rs["relu"])
+	assert.GreaterOrEqual(t, rs["relu"].Min, float32(0))
+	q := *g
+	q.Ranges = rs
+	_, err = NewModel(&q, Options{Precision: Int8})
+	require.NoError(t, err)
+}

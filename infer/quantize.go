@@ -11,9 +11,10 @@ import (
 // per sample, filling graph input 0) and returns the range of every tensor
 // chosen by method ("minmax", "percentile" or "entropy"), ready for
 // Graph.Ranges. g is not modified. Graph outputs always get their full
-// observed (min/max) range: only inner tensors are clipped. Ranges are computed on the folded graph;
-// a BatchNorm folded into its conv gets the conv's range under its own name
-// too. The inputs of a Concat that only feed it take the Concat's range, so
+// observed (min/max) range: only inner tensors are clipped. Ranges are
+// computed on the graph as NewModel compiles it (BatchNorm folded,
+// activations fused); a merged node's name gets the range of the node it
+// was merged into. The inputs of a Concat that only feed it take the Concat's range, so
 // the int8 Concat is a copy.
 func Calibrate(g *Graph, inputs [][]float32, method string) (map[string]Range, error) {
 	if _, err := quant.NewObserver(method); err != nil {
@@ -96,14 +97,11 @@ func Calibrate(g *Graph, inputs [][]float32, method string) (map[string]Range, e
 			}
 		}
 	}
-	// Folded BatchNorms: their output is the conv's.
-	for _, n := range g.Nodes {
-		if n.Op == OpBatchNorm {
-			if _, ok := ranges[n.Name]; !ok && len(n.Inputs) == 1 {
-				if r, ok := ranges[n.Inputs[0]]; ok {
-					ranges[n.Name] = r
-				}
-			}
+	// Folded BatchNorms and fused activations: their tensor is the one of
+	// the node they were merged into.
+	for from, to := range m.aliases {
+		if r, ok := ranges[to]; ok {
+			ranges[from] = r
 		}
 	}
 	return ranges, nil
