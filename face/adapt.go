@@ -89,6 +89,9 @@ type Face struct {
 	X, Y, W, H float32
 	Score      float32
 	Landmarks  *Landmarks
+	// Margin is the box-only crop's margin (see CropBox) for a face without
+	// landmarks; 0 means BoxMargin. Detectors frame faces differently.
+	Margin float64
 }
 
 // Embedded is a face aligned, scored and embedded.
@@ -112,7 +115,11 @@ func EmbedFace(img *infer.Image, f Face, e Embedder) (Embedded, error) {
 	if f.Landmarks != nil {
 		chip, t, err = Align(img, *f.Landmarks, size)
 	} else {
-		chip, t, err = CropBox(img, f.X, f.Y, f.W, f.H, BoxMargin, size)
+		m := f.Margin
+		if m == 0 {
+			m = BoxMargin
+		}
+		chip, t, err = CropBox(img, f.X, f.Y, f.W, f.H, m, size)
 	}
 	if err != nil {
 		return Embedded{}, err
