@@ -232,6 +232,10 @@ func openMTCNN(c Config) (Detector, error) {
 	}
 	if c.Precision == infer.Int8 {
 		if len(c.Calibration) == 0 {
+			// The embedded int8 stages, when the build made them.
+			if ep, er, eo, ok := embeddedMTCNN(); ok {
+				return NewMTCNN(ep, er, eo, o)
+			}
 			return nil, fmt.Errorf("detect: mtcnn: %w", ErrNeedCalibration)
 		}
 		pr, rr, or, err := CalibrateMTCNN(p, r, on, c.Calibration, c.method(), o)
@@ -241,4 +245,19 @@ func openMTCNN(c Config) (Detector, error) {
 		p, r, on = WithRanges(p, pr), WithRanges(r, rr), WithRanges(on, or)
 	}
 	return NewMTCNN(p, r, on, o)
+}
+
+// embeddedMTCNN loads the embedded int8 MTCNN stages if all three are there
+// with ranges (set to RGB, as LoadMTCNN explains).
+func embeddedMTCNN() (p, r, o *infer.Graph, ok bool) {
+	var gs [3]*infer.Graph
+	for i, n := range []string{models.MTCNNPNet, models.MTCNNRNet, models.MTCNNONet} {
+		g, err := models.Load(n)
+		if err != nil || len(g.Ranges) == 0 {
+			return nil, nil, nil, false
+		}
+		g.Meta.ChannelOrder = "RGB"
+		gs[i] = g
+	}
+	return gs[0], gs[1], gs[2], true
 }
