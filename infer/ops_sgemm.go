@@ -44,11 +44,44 @@ func packF(w []float32, n, k int) *packedF {
 // sgemm computes C[i*ldc+j] += sum_k A[i*lda+k] * B[k][j] for i < m, j < N.
 func sgemm(m int, a []float32, lda int, b *packedF, c []float32, ldc int) {
 	n, k := b.n, b.k
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	// The assembly kernels take pointers: check the extent once here.
+	_ = a[(m-1)*lda+k-1]
+	_ = c[(m-1)*ldc+n-1]
 	np := (n + sgemmNR - 1) / sgemmNR
+	full := n / sgemmNR // panels with all NR columns
 	for k0 := 0; k0 < k; k0 += sgemmKC {
 		k1 := min(k0+sgemmKC, k)
 		kc := k1 - k0
 		i := 0
+		if sgemmFMA {
+			for ; i+8 <= m; i += 8 {
+				for p := range full {
+					pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
+					sgemm8x4FMA(kc, &a[i*lda+k0], lda, &pan[0], &c[i*ldc+p*sgemmNR], ldc)
+				}
+				if full < np {
+					pan := b.panels[full*k*sgemmNR+k0*sgemmNR : full*k*sgemmNR+k1*sgemmNR]
+					j := full * sgemmNR
+					for r := i; r < i+8; r++ {
+						kern1xTail(a[r*lda+k0:r*lda+k1], pan, c[r*ldc+j:r*ldc+n])
+					}
+				}
+			}
+			for ; i < m; i++ {
+				for p := range full {
+					pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
+					sgemm1x4FMA(kc, &a[i*lda+k0], &pan[0], &c[i*ldc+p*sgemmNR])
+				}
+				if full < np {
+					pan := b.panels[full*k*sgemmNR+k0*sgemmNR : full*k*sgemmNR+k1*sgemmNR]
+					kern1xTail(a[i*lda+k0:i*lda+k1], pan, c[i*ldc+full*sgemmNR:i*ldc+n])
+				}
+			}
+			continue
+		}
 		for ; i+4 <= m; i += 4 {
 			a0 := a[i*lda+k0 : i*lda+k1]
 			a1 := a[(i+1)*lda+k0 : (i+1)*lda+k1]

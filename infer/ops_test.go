@@ -490,3 +490,52 @@ func TestActivationFusion(t *testing.T) {
 	_, err = NewModel(&q, Options{Precision: Int8})
 	require.NoError(t, err)
 }
+
+// sgemmPaths runs f once per SGEMM implementation available here.
+func sgemmPaths(t *testing.T, f func(t *testing.T)) {
+	saved := sgemmFMA
+	defer func() { sgemmFMA = saved }()
+	paths := []bool{false}
+	if saved {
+		paths = append(paths, true)
+	}
+	for _, fma := range paths {
+		sgemmFMA = fma
+		t.Run(fmt.Sprintf("fma=%v", fma), f)
+	}
+}
+
+func TestSGEMM(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	sgemmPaths(t, func(t *testing.T) {
+		for _, m := range []int{1, 3, 4, 7, 8, 9, 17} {
+			for _, n := range []int{1, 3, 4, 5, 9, 17} {
+				for _, k := range []int{1, 7, 300} {
+					lda, ldc := k+3, n+2
+					a := rndVec(r, m*lda, -1, 1)
+					w := rndVec(r, n*k, -1, 1)
+					c := rndVec(r, m*ldc, -1, 1)
+					want := append([]float32(nil), c...)
+					for i := range m {
+						for j := range n {
+							s := float64(want[i*ldc+j])
+							for kk := range k {
+								s += float64(a[i*lda+kk]) * float64(w[j*k+kk])
+							}
+							want[i*ldc+j] = float32(s)
+						}
+					}
+					sgemm(m, a, lda, packF(w, n, k), c, ldc)
+					assertClose(t, want, c, 1e-4, fmt.Sprintf("m=%d n=%d k=%d", m, n, k))
+				}
+			}
+		}
+	})
+}
+
+func TestConvFloatEveryKernel(t *testing.T) {
+	sgemmPaths(t, func(t *testing.T) {
+		TestConvFloat(t)
+		TestThreadsBitIdentical(t)
+	})
+}

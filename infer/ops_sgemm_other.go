@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package infer
+
+// sgemmFMA is false where there is no assembly micro-kernel.
+var sgemmFMA = false
+
+func sgemm8x4FMA(kc int, a *float32, lda int, b *float32, c *float32, ldc int) {
+	panic("infer: no FMA kernel on this architecture")
+}
+
+func sgemm1x4FMA(kc int, a *float32, b *float32, c *float32) {
+	panic("infer: no FMA kernel on this architecture")
+}
