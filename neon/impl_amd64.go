@@ -102,58 +102,23 @@ func (e *epi) set(q *Requant, j0, nj int) {
 //go:noescape
 func depthwiseAVX2(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
 
-// archDepthwise computes channels [0, c&^15) of every output pixel in
-// assembly and returns c&^15; the caller does the remaining channels.
-// Border pixels go through the same kernel on a 3x3x16 copy of their
-// window with the padding filled in.
-func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
-	c16 := c &^ 15
-	if c16 == 0 || outH == 0 || outW == 0 {
-		return c16
-	}
-	oyA, oyB := interiorRange(h, stride, padTop, outH)
-	oxA, oxB := interiorRange(w, stride, padLeft, outW)
-	var e epi
-	var wp [160]int16
-	var win [9 * 16]int8
-	for cb := 0; cb < c16; cb += 16 {
-		e.set(q, cb, 16)
-		for t := 0; t < 9; t++ {
-			pair, second := t/2, t%2
-			for ch := 0; ch < 16; ch++ {
-				wp[pair*32+ch*2+second] = int16(wts[t*c+cb+ch])
-			}
-		}
-		for oy := 0; oy < outH; oy++ {
-			interiorRow := oy >= oyA && oy < oyB
-			for ox := 0; ox < outW; ox++ {
-				if interiorRow && ox == oxA && oxA < oxB {
-					so := ((oy*stride-padTop)*w+oxA*stride-padLeft)*c + cb
-					do := (oy*outW+oxA)*c + cb
-					n := oxB - oxA
-					_ = src[so+((n-1)*stride+2)*c+2*w*c+15]
-					_ = dst[do+(n-1)*c+15]
-					depthwiseAVX2(&dst[do], &src[so], n, c, w*c, stride*c, &wp, &e)
-					ox = oxB - 1
-					continue
-				}
-				iy0, ix0 := oy*stride-padTop, ox*stride-padLeft
-				for t := 0; t < 9; t++ {
-					iy, ix := iy0+t/3, ix0+t%3
-					tap := win[t*16 : t*16+16]
-					if iy >= 0 && iy < h && ix >= 0 && ix < w {
-						copy(tap, src[(iy*w+ix)*c+cb:])
-					} else {
-						for i := range tap {
-							tap[i] = padValue
-						}
-					}
-				}
-				do := (oy*outW+ox)*c + cb
-				_ = dst[do+15]
-				depthwiseAVX2(&dst[do], &win[0], 1, 16, 48, 0, &wp, &e)
-			}
+// dwBlock is one 16-channel block of depthwise weights and epilogue in
+// the layout depthwiseAVX2 reads.
+type dwBlock struct {
+	wp [160]int16 // int16 tap pairs (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,0), each [2 halves][8 channels][2]
+	e  epi
+}
+
+func (k *dwBlock) set(q *Requant, wts []int8, c, cb int) {
+	k.e.set(q, cb, 16)
+	for t := 0; t < 9; t++ {
+		pair, second := t/2, t%2
+		for ch := 0; ch < 16; ch++ {
+			k.wp[pair*32+ch*2+second] = int16(wts[t*c+cb+ch])
 		}
 	}
-	return c16
+}
+
+func dwKernel(dst, src *int8, n, c, rowStride, pixStep int, k *dwBlock) {
+	depthwiseAVX2(dst, src, n, c, rowStride, pixStep, &k.wp, &k.e)
 }

@@ -59,14 +59,7 @@ func epilogueNEON(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *e
 
 func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
 	var e epiNEON
-	bias, mult, shift := q.Bias[j0:j0+nj], q.Mult[j0:j0+nj], q.Shift[j0:j0+nj]
-	for j := range bias {
-		e.bias[j], e.mult[j] = bias[j], mult[j]
-		e.left[j], e.negRight[j] = max(-shift[j], 0), min(-shift[j], 0)
-	}
-	e.lo = int32(max(int64(q.Min)-int64(q.ZeroPoint), math.MinInt32))
-	e.hi = int32(min(int64(q.Max)-int64(q.ZeroPoint), math.MaxInt32))
-	e.zp = q.ZeroPoint
+	e.set(q, j0, nj)
 	if nj == panelN {
 		_ = dst[off+(rows-1)*ldd+panelN-1]
 		epilogueNEON(&dst[off], ldd, acc, rows, &e)
@@ -80,6 +73,35 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 	return true
 }
 
-func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
-	return 0
+// dwBlock is one 16-channel block of depthwise weights and epilogue in
+// the layout depthwiseNEON reads.
+type dwBlock struct {
+	w [9 * 16]int8 // tap-major: w[t*16+ch]
+	e epiNEON
+}
+
+func (k *dwBlock) set(q *Requant, wts []int8, c, cb int) {
+	k.e.set(q, cb, 16)
+	for t := 0; t < 9; t++ {
+		copy(k.w[t*16:t*16+16], wts[t*c+cb:])
+	}
+}
+
+//go:noescape
+func depthwiseNEON(dst, src *int8, n, c, rowStride, pixStep int, w *[9 * 16]int8, e *epiNEON)
+
+func dwKernel(dst, src *int8, n, c, rowStride, pixStep int, k *dwBlock) {
+	depthwiseNEON(dst, src, n, c, rowStride, pixStep, &k.w, &k.e)
+}
+
+// set fills e for channels j0 .. j0+nj-1 of q (nj <= 16).
+func (e *epiNEON) set(q *Requant, j0, nj int) {
+	bias, mult, shift := q.Bias[j0:j0+nj], q.Mult[j0:j0+nj], q.Shift[j0:j0+nj]
+	for j := range bias {
+		e.bias[j], e.mult[j] = bias[j], mult[j]
+		e.left[j], e.negRight[j] = max(-shift[j], 0), min(-shift[j], 0)
+	}
+	e.lo = int32(max(int64(q.Min)-int64(q.ZeroPoint), math.MinInt32))
+	e.hi = int32(min(int64(q.Max)-int64(q.ZeroPoint), math.MaxInt32))
+	e.zp = q.ZeroPoint
 }
