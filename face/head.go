@@ -33,9 +33,8 @@ type Head struct {
 	Examples   int       `json:"examples"`
 	Loss       float64   `json:"loss"`
 	// Threshold is the cosine distance to use with this head (distances
-	// after projection are on another scale than the embedding's): the
-	// midpoint between the farthest genuine and the nearest impostor pair
-	// of the training examples when they separate, else their EER point.
+	// after projection are on another scale than the embedding's); see
+	// headThreshold.
 	Threshold float32 `json:"threshold"`
 }
 
@@ -282,6 +281,9 @@ type TrainConfig struct {
 	// draws a random class-balanced subset. Default 256.
 	Batch int
 	Seed  uint64
+	// BaseThreshold is the matching threshold of the raw embedding
+	// (default DefaultThreshold), from which the head's is derived.
+	BaseThreshold float32
 }
 
 func (c *TrainConfig) defaults() {
@@ -302,6 +304,9 @@ func (c *TrainConfig) defaults() {
 	}
 	if c.Batch == 0 {
 		c.Batch = 256
+	}
+	if c.BaseThreshold == 0 {
+		c.BaseThreshold = DefaultThreshold
 	}
 }
 
@@ -389,7 +394,7 @@ func TrainHead(x [][]float32, labels []int, cfg TrainConfig) (*Head, TrainResult
 	if err := h.validate(); err != nil {
 		return nil, res, fmt.Errorf("train head: diverged: %w", err)
 	}
-	h.Threshold = headThreshold(h, x, labels)
+	h.Threshold = headThreshold(h, x, labels, cfg.BaseThreshold)
 	return h, res, nil
 }
 
@@ -467,29 +472,37 @@ func (a *adam) step(p, g *params) {
 	}
 }
 
-// headThreshold picks the matching threshold for a trained head from its
-// training examples (see Head.Threshold).
-func headThreshold(h *Head, x [][]float32, labels []int) float32 {
-	emb := make([][]float32, len(x))
-	names := make([]string, len(x))
-	maxG, minI := float32(0), float32(2)
+// headThreshold picks the matching threshold for a trained head: base
+// (the threshold that suits the raw embedding) scaled by how much the head
+// stretches the largest same-identity distance of the training examples.
+// The head keeps the operating point where it was relative to the genuine
+// spread. (Placing it midway between the training genuine and impostor
+// distances does not work: a head pulls the enrolled identities far apart,
+// and on johns the midpoint then accepts a never-enrolled person as an
+// enrolled one in a quarter of pairs.)
+func headThreshold(h *Head, x [][]float32, labels []int, base float32) float32 {
+	raw := make([][]float32, len(x))
+	proj := make([][]float32, len(x))
 	for i, v := range x {
-		emb[i] = h.Forward(v, nil)
-		Normalize(emb[i])
-		names[i] = fmt.Sprint(labels[i])
+		raw[i] = slices.Clone(v)
+		Normalize(raw[i])
+		proj[i] = h.Forward(v, nil)
+		Normalize(proj[i])
 	}
-	for i := range emb {
-		for j := i + 1; j < len(emb); j++ {
-			d := Distance(emb[i], emb[j])
-			if labels[i] == labels[j] {
-				maxG = max(maxG, d)
-			} else {
-				minI = min(minI, d)
+	maxGenuine := func(e [][]float32) float32 {
+		var m float32
+		for i := range e {
+			for j := i + 1; j < len(e); j++ {
+				if labels[i] == labels[j] {
+					m = max(m, Distance(e[i], e[j]))
+				}
 			}
 		}
+		return m
 	}
-	if maxG < minI {
-		return (maxG + minI) / 2
+	r, p := maxGenuine(raw), maxGenuine(proj)
+	if !(r > 0) {
+		return base
 	}
-	return float32(Verification(emb, names, 0).EERThreshold)
+	return min(max(base*p/r, 0), 2)
 }
