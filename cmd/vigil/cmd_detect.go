@@ -125,9 +125,9 @@ type detFaceJSON struct {
 }
 
 type detImageJSON struct {
-	Image  string     `json:"image"`
-	Width  int        `json:"width"`
-	Height int        `json:"height"`
+	Image  string        `json:"image"`
+	Width  int           `json:"width"`
+	Height int           `json:"height"`
 	Faces  []detFaceJSON `json:"faces"`
 }
 
