@@ -16,6 +16,10 @@ func clamp8(x int64, lo, hi int8) int8 {
 // dst[i] = clamp(Requantize(src[i]-zpIn, mult, shift) + zpOut, min, max).
 func RequantizeInt8(dst, src []int8, zpIn int32, mult, shift, zpOut int32, min, max int8) {
 	dst = dst[:len(src)]
+	if cur.id != 0 {
+		n := archRequantize(dst, src, zpIn, mult, shift, zpOut, min, max)
+		dst, src = dst[n:], src[n:]
+	}
 	for i, v := range src {
 		dst[i] = clamp8(int64(Requantize(int32(v)-zpIn, mult, shift))+int64(zpOut), min, max)
 	}
@@ -49,6 +53,10 @@ func AddInt8(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, mu
 	}
 	dst = dst[:len(a)]
 	b = b[:len(a)]
+	if cur.id != 0 {
+		n := archAdd(dst, a, b, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut, min, max)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
 	for i := range a {
 		x := Requantize((int32(a[i])-zpA)<<AddLeftShift, multA, shiftA)
 		y := Requantize((int32(b[i])-zpB)<<AddLeftShift, multB, shiftB)

@@ -367,6 +367,32 @@ avx2_done:
 	VPMINSD   Y12, X, X \
 	VPADDD    Y11, X, X
 
+// EPI8N is EPI8R without the clamp and zero point: exactly Requantize
+// (with bias) on 8 lanes.
+#define EPI8N(off, X) \
+	VPADDD    off(R8), X, X \ // + bias (wrapping, as in Go)
+	VMOVDQU   off+128(R8), Y2 \
+	VPSLLVD   Y2, X, Y3 \     // saturating x << left:
+	VPSRAVD   Y2, Y3, Y4 \    // it did not overflow iff (x<<left)>>left == x,
+	VPCMPEQD  Y4, X, Y4 \
+	VPSRAD    $31, X, Y5 \    // else saturate to 0x7fffffff or 0x80000000
+	VPXOR     Y14, Y5, Y5 \
+	VPBLENDVB Y4, Y3, Y5, X \
+	VMOVDQU   off+64(R8), Y2 \
+	VPMULDQ   Y2, X, Y3 \     // even lanes: 64-bit x*mult
+	VPSHUFD   $0xF5, X, Y4 \
+	VPSHUFD   $0xF5, Y2, Y5 \
+	VPMULDQ   Y5, Y4, Y4 \    // odd lanes
+	VPADDQ    Y15, Y3, Y3 \   // + 2^30
+	VPADDQ    Y15, Y4, Y4 \
+	VPSRLQ    $31, Y3, Y3 \   // low dword = bits 31..62 = (p+2^30)>>31
+	VPSLLQ    $1, Y4, Y4 \    // high dword = the same bits, for the odd lanes
+	VPBLENDD  $0xAA, Y4, Y3, X \
+	VPSRAVD   off+256(R8), X, Y3 \ // rounding right shift without overflow:
+	VPAND     off+320(R8), Y3, Y3 \ // (x >> r) + ((x >> (r-1)) & 1)
+	VPSRAVD   off+192(R8), X, X \
+	VPADDD    Y3, X, X
+
 // func epilogueAVX2(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
 TEXT ·epilogueAVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -475,5 +501,106 @@ dw_pixel:
 	JMP  dw_pixel
 
 dw_done:
+	VZEROUPPER
+	RET
+
+// ADDHALF loads 8 int8 at off of (SI) and (DX), computes the rescaled sum
+// of AddInt8 up to the output Requantize (exact int32) and leaves it in X.
+// R9, R10, R11 point at the epi of input A, input B and the output.
+#define ADDHALF(off, X) \
+	VPMOVSXBD off(SI), X \
+	VPSUBD    Y10, X, X \
+	VPSLLD    $20, X, X \
+	MOVQ      R9, R8 \
+	EPI8N(0, X) \
+	VPMOVSXBD off(DX), Y6 \
+	VPSUBD    Y9, Y6, Y6 \
+	VPSLLD    $20, Y6, Y6 \
+	MOVQ      R10, R8 \
+	EPI8N(0, Y6) \
+	VPADDD    Y6, X, X \
+	MOVQ      R11, R8 \
+	EPI8R(0, X)
+
+// func addAVX2(dst, a, b *int8, n int, zp *[2]int32, ea, eb, eo *epi)
+//
+// n (a multiple of 16) elements of AddInt8; every lane of ea, eb, eo holds
+// the same parameters, and eo's clamp and zero point are the output's.
+TEXT ·addAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ zp+32(FP), AX
+	MOVQ ea+40(FP), R9
+	MOVQ eb+48(FP), R10
+	MOVQ eo+56(FP), R11
+	VPBROADCASTD 0(AX), Y10
+	VPBROADCASTD 4(AX), Y9
+	MOVQ $0x40000000, AX
+	MOVQ AX, X15
+	VPBROADCASTQ X15, Y15
+	VPCMPEQD     Y14, Y14, Y14
+	VPSRLD       $1, Y14, Y14
+	VPBROADCASTD 384(R11), Y13
+	VPBROADCASTD 388(R11), Y12
+	VPBROADCASTD 392(R11), Y11
+
+add_loop:
+	TESTQ CX, CX
+	JZ    add_done
+	ADDHALF(0, Y0)
+	ADDHALF(8, Y1)
+	VPACKSSDW    Y1, Y0, Y0
+	VPERMQ       $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSWB    X1, X0, X0
+	VMOVDQU      X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP  add_loop
+
+add_done:
+	VZEROUPPER
+	RET
+
+// func requantizeAVX2(dst, src *int8, n int, e *epi)
+//
+// n (a multiple of 16) elements of RequantizeInt8: e's bias lanes hold
+// -zpIn, the rest the (uniform) multiplier, shift, clamp and output zero point.
+TEXT ·requantizeAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ e+24(FP), R8
+	MOVQ $0x40000000, AX
+	MOVQ AX, X15
+	VPBROADCASTQ X15, Y15
+	VPCMPEQD     Y14, Y14, Y14
+	VPSRLD       $1, Y14, Y14
+	VPBROADCASTD 384(R8), Y13
+	VPBROADCASTD 388(R8), Y12
+	VPBROADCASTD 392(R8), Y11
+
+rq_loop:
+	TESTQ CX, CX
+	JZ    rq_done
+	VPMOVSXBD 0(SI), Y0
+	VPMOVSXBD 8(SI), Y1
+	EPI8R(0, Y0)
+	EPI8R(0, Y1)
+	VPACKSSDW    Y1, Y0, Y0
+	VPERMQ       $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSWB    X1, X0, X0
+	VMOVDQU      X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP  rq_loop
+
+rq_done:
 	VZEROUPPER
 	RET

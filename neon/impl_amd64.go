@@ -122,3 +122,54 @@ func (k *dwBlock) set(q *Requant, wts []int8, c, cb int) {
 func dwKernel(dst, src *int8, n, c, rowStride, pixStep int, k *dwBlock) {
 	depthwiseAVX2(dst, src, n, c, rowStride, pixStep, &k.wp, &k.e)
 }
+
+// uniform fills every lane of e with one bias, multiplier and shift, and the
+// output clamp [lo, hi] after adding zp (lo/hi as in set).
+func (e *epi) uniform(bias, mult, shift, zp int32, lo, hi int64) {
+	for j := range e.bias {
+		e.bias[j], e.mult[j] = bias, mult
+		e.left[j], e.right[j], e.rm1[j], e.one[j] = max(-shift, 0), max(shift, 0), 32, 0
+		if shift > 0 {
+			e.rm1[j], e.one[j] = shift-1, 1
+		}
+	}
+	e.lo = int32(max(lo-int64(zp), math.MinInt32))
+	e.hi = int32(min(hi-int64(zp), math.MaxInt32))
+	e.zp = zp
+}
+
+//go:noescape
+func addAVX2(dst, a, b *int8, n int, zp *[2]int32, ea, eb, eo *epi)
+
+//go:noescape
+func requantizeAVX2(dst, src *int8, n int, e *epi)
+
+// archAdd does the first len(a)&^15 elements of AddInt8 and returns how
+// many it did.
+func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) int {
+	n := len(a) &^ 15
+	if n == 0 {
+		return 0
+	}
+	var ea, eb, eo epi
+	ea.uniform(0, multA, shiftA, 0, math.MinInt32, math.MaxInt32)
+	eb.uniform(0, multB, shiftB, 0, math.MinInt32, math.MaxInt32)
+	eo.uniform(0, multOut, shiftOut, zpOut, int64(lo), int64(hi))
+	zp := [2]int32{zpA, zpB}
+	_, _ = dst[n-1], b[n-1]
+	addAVX2(&dst[0], &a[0], &b[0], n, &zp, &ea, &eb, &eo)
+	return n
+}
+
+// archRequantize does the first len(src)&^15 elements of RequantizeInt8.
+func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8) int {
+	n := len(src) &^ 15
+	if n == 0 {
+		return 0
+	}
+	var e epi
+	e.uniform(-zpIn, mult, shift, zpOut, int64(lo), int64(hi))
+	_ = dst[n-1]
+	requantizeAVX2(&dst[0], &src[0], n, &e)
+	return n
+}

@@ -15,3 +15,11 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
 	return 0
 }
+
+func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) int {
+	return 0
+}
+
+func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8) int {
+	return 0
+}

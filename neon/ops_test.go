@@ -182,3 +182,63 @@ func BenchmarkDepthwise(b *testing.B) {
 		}
 	}
 }
+
+// TestElementwiseImpls checks RequantizeInt8 and AddInt8 of every
+// implementation against the scalar formulas, lengths 0..70 with canaries.
+func TestElementwiseImpls(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(31, 32))
+		for n := 0; n <= 70; n++ {
+			for rep := 0; rep < 4; rep++ {
+				a, b := randInt8s(r, n, -128, 127), randInt8s(r, n, -128, 127)
+				if rep == 0 {
+					for i := range a {
+						a[i], b[i] = -128, 127
+					}
+				}
+				zpA, zpB, zpOut := int32(r.IntN(256)-128), int32(r.IntN(256)-128), int32(r.IntN(256)-128)
+				mult := func() int32 { return int32(1<<30 + r.IntN(1<<30)) }
+				mA, mB, mO, mR := mult(), mult(), mult(), mult()
+				sA, sB, sO, sR := int32(r.IntN(12)-1), int32(r.IntN(12)-1), int32(r.IntN(30)-2), int32(r.IntN(14)-4)
+				lo, hi := int8(-128), int8(127)
+				if rep == 2 {
+					lo, hi = min(int8(zpOut), 100), 100
+				}
+				dst := make([]int8, n+1)
+				dst[n] = canary
+				AddInt8(dst[:n], a, b, zpA, mA, sA, zpB, mB, sB, zpOut, mO, sO, lo, hi)
+				require.Equal(t, canary, dst[n])
+				for i := range a {
+					x := Requantize((int32(a[i])-zpA)<<AddLeftShift, mA, sA)
+					y := Requantize((int32(b[i])-zpB)<<AddLeftShift, mB, sB)
+					want := clamp8(int64(Requantize(x+y, mO, sO))+int64(zpOut), lo, hi)
+					if dst[i] != want {
+						require.Equal(t, want, dst[i], "AddInt8 n=%d i=%d", n, i)
+					}
+				}
+				RequantizeInt8(dst[:n], a, zpA, mR, sR, zpOut, lo, hi)
+				require.Equal(t, canary, dst[n])
+				for i := range a {
+					want := clamp8(int64(Requantize(int32(a[i])-zpA, mR, sR))+int64(zpOut), lo, hi)
+					if dst[i] != want {
+						require.Equal(t, want, dst[i], "RequantizeInt8 n=%d i=%d", n, i)
+					}
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkAddInt8(b *testing.B) {
+	r := rand.New(rand.NewPCG(33, 34))
+	n := 40 * 30 * 64
+	a, c := randInt8s(r, n, -128, 127), randInt8s(r, n, -128, 127)
+	dst := make([]int8, n)
+	mA, sA, mB, sB, mO, sO := AddMultipliers(0.05, 0.03, 0.06)
+	for _, name := range Impls() {
+		b.Run(name, func(b *testing.B) {
+			defer SetImpl(name)()
+			benchOps(b, float64(n), func() { AddInt8(dst, a, c, 3, mA, sA, -5, mB, sB, 1, mO, sO, -128, 127) })
+		})
+	}
+}

@@ -68,7 +68,7 @@ type Requant struct {
 	Mult      []int32
 	Shift     []int32
 	ZeroPoint int32
-	Min, Max  int8
+	Min, Max  int8 // output clamp, Min <= Max (a fused ReLU/ReLU6)
 }
 
 // requantOne applies the epilogue to one accumulator of channel j.
