@@ -29,6 +29,7 @@ func compareWithORT(t *testing.T, data []byte, opts onnx.Options) float64 {
 			outs = append(outs, o.GetName())
 		}
 	}
+	require.Equal(t, outs, g.Outputs, "outputs keep their ONNX names")
 	rt, err := ort.NewSession(data, ort.Options{Threads: 1, Outputs: outs})
 	require.NoError(t, err)
 	defer rt.Close()

@@ -156,3 +156,20 @@ func TestMetaAndNames(t *testing.T) {
 	assert.Equal(t, "mfn", g.Meta.Name)
 	assert.Equal(t, "faceplugin-face-recognition-js@0.0.1 model/fr_feature.onnx", g.Meta.Source)
 }
+
+// Helper names must stay linear to make: a Concat of thousands of inputs
+// gives each its own reshape, all from one base name.
+func TestWideConcat(t *testing.T) {
+	b := newBuilder(11)
+	x := b.input("x", 1, 2, 3)
+	ins := make([]string, 5000)
+	for k := range ins {
+		ins[k] = x
+	}
+	b.output(b.node("Concat", ins, aInt("axis", 1)))
+	g, err := onnx.Import(b.bytes(t), onnx.Options{})
+	require.NoError(t, err)
+	shapes, err := g.Check()
+	require.NoError(t, err)
+	assert.EqualValues(t, [4]int{1, 1, 10000, 3}, shapes[g.Outputs[0]])
+}

@@ -144,6 +144,7 @@ func Import(data []byte, opts Options) (*infer.Graph, error) {
 		opts:   opts,
 		vals:   map[string]*value{},
 		used:   map[string]bool{},
+		suffix: map[string]int{},
 		byName: map[string]*infer.Node{},
 		budget: 2*len(data) + 1<<22,
 	}
@@ -186,6 +187,7 @@ type importer struct {
 	g      *infer.Graph
 	vals   map[string]*value
 	used   map[string]bool // infer tensor names taken
+	suffix map[string]int  // last suffix uniq gave each base name
 	byName map[string]*infer.Node
 	users  map[string]int // ONNX consumers (needed nodes and outputs) per tensor
 	nodes  []*onnxpb.NodeProto
@@ -229,8 +231,11 @@ func (im *importer) uniq(base string) string {
 		base = "t"
 	}
 	name := base
-	for k := 1; im.used[name]; k++ {
-		name = fmt.Sprintf("%s_%d", base, k)
+	for im.used[name] {
+		// A counter per base keeps this linear when a (fuzzed) file
+		// reuses one output name many times.
+		im.suffix[base]++
+		name = fmt.Sprintf("%s_%d", base, im.suffix[base])
 	}
 	im.used[name] = true
 	return name
@@ -457,6 +462,7 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 	}
 	im.node = nil
 
+	outNodes := map[string]bool{}
 	for _, o := range outputs {
 		v, ok := im.vals[o]
 		if !ok {
@@ -466,10 +472,15 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 			return nil, fmt.Errorf("%w: output %q is a constant", ErrUnsupported, o)
 		}
 		name := im.plainOf(v)
-		if _, isNode := im.byName[name]; !isNode {
-			// A graph input used as an output: copy it through a Reshape.
-			name = im.emit(o, &infer.Node{Op: infer.OpReshape, Inputs: []string{name}, NewShape: storage(v)})
+		if _, isNode := im.byName[name]; !isNode || outNodes[name] {
+			// A graph input used as an output, or a tensor that is
+			// already another output (ONNX aliases such as Identity or a
+			// no-op Flatten): give the output a node of its own, a
+			// Reshape, which the executors run as an alias.
+			s4, _ := to4(v.shape)
+			name = im.emit(o, &infer.Node{Op: infer.OpReshape, Inputs: []string{name}, NewShape: s4})
 		}
+		outNodes[name] = true
 		im.g.Outputs = append(im.g.Outputs, name)
 	}
 	// Every activation's infer shape must be what its layout says: a
@@ -615,67 +626,68 @@ func (im *importer) prune() {
 	im.g.Inputs = ins
 }
 
-// rename renames a node and every reference to it.
-func (im *importer) rename(from, to string) {
-	for _, n := range im.g.Nodes {
-		if n.Name == from {
-			n.Name = to
-		}
-		for k, in := range n.Inputs {
-			if in == from {
-				n.Inputs[k] = to
-			}
-		}
-	}
-	for k, o := range im.g.Outputs {
-		if o == from {
-			im.g.Outputs[k] = to
-		}
-	}
-}
-
 // nameOutputs gives each output node the ONNX output's name where that
-// name is free or held by an intermediate node it can take over from.
+// name is free or held by an intermediate node, which then becomes
+// "<name>/raw". Renaming one output can free the name another wants, so it
+// makes a few passes; the renames are then applied in one sweep.
 func (im *importer) nameOutputs(onnxNames []string) {
-	taken := map[string]bool{}
+	const input = "\x00input"
+	owner := map[string]string{} // current name -> original node name
 	for _, n := range im.g.Nodes {
-		taken[n.Name] = true
+		owner[n.Name] = n.Name
 	}
 	for _, in := range im.g.Inputs {
-		taken[in.Name] = true
+		owner[in.Name] = input
 	}
 	isOut := map[string]bool{}
 	for _, o := range im.g.Outputs {
 		isOut[o] = true
 	}
-	for k, want := range onnxNames {
-		have := im.g.Outputs[k]
-		if have == want {
-			continue
+	ren := map[string]string{} // original node name -> new name
+	current := func(orig string) string {
+		if r, ok := ren[orig]; ok {
+			return r
 		}
-		if taken[want] {
-			if isOut[want] || !im.isNode(want) {
+		return orig
+	}
+	for range 3 {
+		changed := false
+		for k, want := range onnxNames {
+			have := im.g.Outputs[k]
+			cur := current(have)
+			if cur == want || owner[cur] != have {
 				continue
 			}
-			alt := want + "/raw"
-			for j := 1; taken[alt]; j++ {
-				alt = fmt.Sprintf("%s/raw_%d", want, j)
+			if o, ok := owner[want]; ok {
+				if o == input || isOut[o] {
+					continue
+				}
+				alt := want + "/raw"
+				for j := 1; owner[alt] != ""; j++ {
+					alt = fmt.Sprintf("%s/raw_%d", want, j)
+				}
+				ren[o] = alt
+				owner[alt] = o
 			}
-			im.rename(want, alt)
-			taken[alt] = true
+			delete(owner, cur)
+			ren[have] = want
+			owner[want] = have
+			changed = true
 		}
-		im.rename(have, want)
-		delete(taken, have)
-		taken[want] = true
-		isOut[want] = true
+		if !changed {
+			break
+		}
 	}
-}
-
-func (im *importer) isNode(name string) bool {
+	if len(ren) == 0 {
+		return
+	}
 	for _, n := range im.g.Nodes {
-		if n.Name == name {
-			return true
+		n.Name = current(n.Name)
+		for k, in := range n.Inputs {
+			n.Inputs[k] = current(in)
 		}
 	}
-	return false
+	for k, o := range im.g.Outputs {
+		im.g.Outputs[k] = current(o)
+	}
 }
