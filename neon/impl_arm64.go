@@ -106,10 +106,54 @@ func (e *epiNEON) set(q *Requant, j0, nj int) {
 	e.zp = q.ZeroPoint
 }
 
-func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) int {
-	return 0
+// addParams is addNEON's parameter block, in load order.
+type addParams struct {
+	zpA, zpB                int32
+	leftA, multA, negRightA int32
+	leftB, multB, negRightB int32
+	leftO, multO, negRightO int32
+	lo, hi, zpO             int32
 }
 
+//go:noescape
+func addNEON(dst, a, b *int8, n int, p *addParams)
+
+//go:noescape
+func requantizeNEON(dst, src *int8, n int, p *[7]int32)
+
+func clampBounds(lo, hi int8, zp int32) (int32, int32) {
+	return int32(max(int64(lo)-int64(zp), math.MinInt32)), int32(min(int64(hi)-int64(zp), math.MaxInt32))
+}
+
+// archAdd does the first len(a)&^15 elements of AddInt8 and returns how
+// many it did.
+func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) int {
+	n := len(a) &^ 15
+	if n == 0 {
+		return 0
+	}
+	p := addParams{
+		zpA: zpA, zpB: zpB,
+		leftA: max(-shiftA, 0), multA: multA, negRightA: min(-shiftA, 0),
+		leftB: max(-shiftB, 0), multB: multB, negRightB: min(-shiftB, 0),
+		leftO: max(-shiftOut, 0), multO: multOut, negRightO: min(-shiftOut, 0),
+		zpO: zpOut,
+	}
+	p.lo, p.hi = clampBounds(lo, hi, zpOut)
+	_, _ = dst[n-1], b[n-1]
+	addNEON(&dst[0], &a[0], &b[0], n, &p)
+	return n
+}
+
+// archRequantize does the first len(src)&^15 elements of RequantizeInt8.
 func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8) int {
-	return 0
+	n := len(src) &^ 15
+	if n == 0 {
+		return 0
+	}
+	p := [7]int32{zpIn, max(-shift, 0), mult, min(-shift, 0), 0, 0, zpOut}
+	p[4], p[5] = clampBounds(lo, hi, zpOut)
+	_ = dst[n-1]
+	requantizeNEON(&dst[0], &src[0], n, &p)
+	return n
 }
