@@ -155,6 +155,12 @@ func Import(data []byte, opts Options) (*infer.Graph, error) {
 	return g, nil
 }
 
+// readerAt is a node reading a tensor as its input number input.
+type readerAt struct {
+	node  *onnxpb.NodeProto
+	input int
+}
+
 // layout says how an activation's ONNX values sit in its infer tensor.
 type layout uint8
 
@@ -182,18 +188,17 @@ type value struct {
 }
 
 type importer struct {
-	opts   Options
-	opset  int
-	g      *infer.Graph
-	vals   map[string]*value
-	used   map[string]bool // infer tensor names taken
-	suffix map[string]int  // last suffix uniq gave each base name
-	byName map[string]*infer.Node
-	users  map[string]int // ONNX consumers (needed nodes and outputs) per tensor
-	nodes  []*onnxpb.NodeProto
-	needed []bool
-	budget int // elements the importer may still allocate
-	node   *onnxpb.NodeProto
+	opts    Options
+	opset   int
+	g       *infer.Graph
+	vals    map[string]*value
+	used    map[string]bool // infer tensor names taken
+	suffix  map[string]int  // last suffix uniq gave each base name
+	byName  map[string]*infer.Node
+	users   map[string]int        // ONNX consumers (needed nodes and outputs) per tensor
+	readers map[string][]readerAt // the needed nodes reading each tensor
+	budget  int                   // elements the importer may still allocate
+	node    *onnxpb.NodeProto
 }
 
 // spend reserves n elements of the allocation budget.
@@ -389,12 +394,13 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 		needed[k] = true
 		stack = append(stack, nodes[k].GetInput()...)
 	}
-	im.nodes, im.needed = nodes, needed
 	im.users = map[string]int{}
+	im.readers = map[string][]readerAt{}
 	for k, n := range nodes {
 		if needed[k] {
-			for _, in := range n.GetInput() {
+			for j, in := range n.GetInput() {
 				im.users[in]++
+				im.readers[in] = append(im.readers[in], readerAt{n, j})
 			}
 		}
 	}
@@ -402,7 +408,7 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 		im.users[o]++
 	}
 
-	if err := im.inputs(gp, nodes, needed); err != nil {
+	if err := im.inputs(gp); err != nil {
 		return nil, err
 	}
 
@@ -512,7 +518,7 @@ func (im *importer) run(m *onnxpb.ModelProto) (*infer.Graph, error) {
 }
 
 // inputs declares the graph inputs that are not initializers.
-func (im *importer) inputs(gp *onnxpb.GraphProto, nodes []*onnxpb.NodeProto, needed []bool) error {
+func (im *importer) inputs(gp *onnxpb.GraphProto) error {
 	for _, in := range gp.GetInput() {
 		name := in.GetName()
 		if _, isInit := im.vals[name]; isInit {
@@ -556,7 +562,7 @@ func (im *importer) inputs(gp *onnxpb.GraphProto, nodes []*onnxpb.NodeProto, nee
 			return fmt.Errorf("%w: input %q has rank %d; the engine takes 1 to 4", ErrUnsupported, name, len(shape))
 		}
 		v := &value{name: name, shape: shape, lay: plain}
-		if len(shape) == 4 && !nhwcInput(name, nodes, needed) {
+		if len(shape) == 4 && !im.nhwcInput(name) {
 			v.lay = nchw
 		}
 		im.used[name] = true
@@ -576,24 +582,14 @@ func (im *importer) inputs(gp *onnxpb.GraphProto, nodes []*onnxpb.NodeProto, nee
 // nhwcInput reports whether a rank-4 input is NHWC already: every consumer
 // is a Transpose to NCHW (as tf2onnx writes). Such inputs keep their layout
 // and the Transpose costs nothing.
-func nhwcInput(name string, nodes []*onnxpb.NodeProto, needed []bool) bool {
-	seen := false
-	for k, n := range nodes {
-		if !needed[k] {
-			continue
-		}
-		for _, in := range n.GetInput() {
-			if in != name {
-				continue
-			}
-			perm := attrInts(n, "perm")
-			if n.GetOpType() != "Transpose" || len(perm) != 4 || perm[0] != 0 || perm[1] != 3 || perm[2] != 1 || perm[3] != 2 {
-				return false
-			}
-			seen = true
+func (im *importer) nhwcInput(name string) bool {
+	for _, r := range im.readers[name] {
+		perm := attrInts(r.node, "perm")
+		if r.node.GetOpType() != "Transpose" || len(perm) != 4 || perm[0] != 0 || perm[1] != 3 || perm[2] != 1 || perm[3] != 2 {
+			return false
 		}
 	}
-	return seen
+	return len(im.readers[name]) > 0
 }
 
 // prune drops nodes no output depends on (conversions made but not used).

@@ -7,22 +7,12 @@ import (
 // onlyConvUsers reports whether every consumer of ONNX tensor t is a Conv
 // reading it as its data input (and t is not a graph output).
 func (im *importer) onlyConvUsers(t string) bool {
-	convs := 0
-	for k, n := range im.nodes {
-		if !im.needed[k] {
-			continue
-		}
-		for j, in := range n.GetInput() {
-			if in != t {
-				continue
-			}
-			if n.GetOpType() != "Conv" || j != 0 {
-				return false
-			}
-			convs++
+	for _, r := range im.readers[t] {
+		if r.node.GetOpType() != "Conv" || r.input != 0 {
+			return false
 		}
 	}
-	return convs > 0 && convs == im.users[t]
+	return len(im.readers[t]) > 0 && len(im.readers[t]) == im.users[t]
 }
 
 // producers maps node names to nodes.
