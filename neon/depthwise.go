@@ -84,3 +84,65 @@ func interiorRange(size, stride, pad, out int) (a, b int) {
 	b = min((size+pad-3)/stride+1, out)
 	return a, max(a, b)
 }
+
+// DWGeom is the geometry of a depthwise convolution over one NHWC image
+// [H][W][C]: a KH x KW window moved by StrideH, StrideW; output pixel
+// (oy, ox) reads rows oy*StrideH-PadTop .. +KH-1 and columns
+// ox*StrideW-PadLeft .. +KW-1; the output is [OutH][OutW][C].
+type DWGeom struct {
+	H, W, C          int
+	KH, KW           int
+	StrideH, StrideW int
+	PadTop, PadLeft  int
+	OutH, OutW       int
+}
+
+// DepthwiseConv is the depthwise convolution of any window size (5x5 in
+// BlazeFace, the 7x7 global depthwise of MobileFaceNet) with weights wts
+// [KH][KW][C]; padding takes padValue, the Requant epilogue is per channel.
+// 3x3 windows with equal strides of 1 or 2 go to DepthwiseConv3x3 (SIMD);
+// the others run in pure Go.
+func DepthwiseConv(dst, src []int8, g *DWGeom, padValue int8, wts []int8, q *Requant) {
+	if g.KH == 3 && g.KW == 3 && g.StrideH == g.StrideW && (g.StrideH == 1 || g.StrideH == 2) {
+		DepthwiseConv3x3(dst, src, g.H, g.W, g.C, g.StrideH, g.PadTop, g.PadLeft, g.OutH, g.OutW, padValue, wts, q)
+		return
+	}
+	c := g.C
+	if g.H < 0 || g.W < 0 || c < 0 || g.KH < 1 || g.KW < 1 || g.StrideH < 1 || g.StrideW < 1 ||
+		g.PadTop < 0 || g.PadLeft < 0 || g.OutH < 0 || g.OutW < 0 ||
+		len(src) < g.H*g.W*c || len(dst) < g.OutH*g.OutW*c || len(wts) < g.KH*g.KW*c ||
+		len(q.Bias) < c || len(q.Mult) < c || len(q.Shift) < c {
+		panic(fmt.Sprintf("neon.DepthwiseConv: bad arguments %+v len(dst)=%d len(src)=%d len(wts)=%d", *g, len(dst), len(src), len(wts)))
+	}
+	const chunk = 256 // channels accumulated at once, on the stack
+	var acc [chunk]int32
+	pv := int32(padValue)
+	for oy := 0; oy < g.OutH; oy++ {
+		for ox := 0; ox < g.OutW; ox++ {
+			out := dst[(oy*g.OutW+ox)*c : (oy*g.OutW+ox)*c+c]
+			for c0 := 0; c0 < c; c0 += chunk {
+				n := min(chunk, c-c0)
+				s := acc[:n]
+				clear(s)
+				for ky := 0; ky < g.KH; ky++ {
+					iy := oy*g.StrideH - g.PadTop + ky
+					for kx := 0; kx < g.KW; kx++ {
+						ix := ox*g.StrideW - g.PadLeft + kx
+						w := wts[(ky*g.KW+kx)*c+c0 : (ky*g.KW+kx)*c+c0+n]
+						if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+							for i, wv := range w {
+								s[i] += pv * int32(wv)
+							}
+							continue
+						}
+						in := src[(iy*g.W+ix)*c+c0 : (iy*g.W+ix)*c+c0+n]
+						for i, wv := range w {
+							s[i] += int32(in[i]) * int32(wv)
+						}
+					}
+				}
+				epilogueRow(out[c0:c0+n], s, q, c0)
+			}
+		}
+	}
+}

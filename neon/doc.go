@@ -25,8 +25,9 @@
 //     returns the raw int32 accumulators. Gemm is safe for concurrent use on
 //     disjoint row ranges: a multi-threaded executor splits M across
 //     goroutines and gets exactly the bytes of one thread.
-//   - DepthwiseConv3x3, RequantizeInt8, AddInt8 (with AddMultipliers),
-//     MaxPoolInt8 and AvgPoolInt8 (with Pool).
+//   - DepthwiseConv3x3 (SIMD, stride 1 or 2) and DepthwiseConv (any window,
+//     DWGeom; 3x3 goes to the SIMD path), RequantizeInt8 and AddInt8 (with
+//     AddMultipliers; SIMD), MaxPoolInt8 and AvgPoolInt8 (with Pool; Go).
 //   - Impl names the implementation chosen at start-up (vigil bench prints
 //     it); Impls lists those this CPU can run; SetImpl switches, for tests
 //     and benchmarks.

@@ -242,3 +242,48 @@ func BenchmarkAddInt8(b *testing.B) {
 		})
 	}
 }
+
+func TestDepthwiseConvGeneral(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(35, 36))
+		for iter := 0; iter < 150; iter++ {
+			g := &DWGeom{H: 1 + r.IntN(9), W: 1 + r.IntN(9), C: []int{1 + r.IntN(20), 16, 300}[r.IntN(3)],
+				KH: 1 + r.IntN(7), KW: 1 + r.IntN(7), StrideH: 1 + r.IntN(2), StrideW: 1 + r.IntN(2)}
+			if iter%3 == 0 {
+				g.KH, g.KW, g.StrideW = 3, 3, g.StrideH // the 3x3 fast path
+			}
+			g.PadTop, g.PadLeft = r.IntN(g.KH), r.IntN(g.KW)
+			g.OutH = (g.H+g.PadTop+r.IntN(g.KH)-g.KH)/g.StrideH + 1
+			g.OutW = (g.W+g.PadLeft+r.IntN(g.KW)-g.KW)/g.StrideW + 1
+			if g.OutH <= 0 || g.OutW <= 0 {
+				continue
+			}
+			c := g.C
+			src, wts := randInt8s(r, g.H*g.W*c, -128, 127), randInt8s(r, g.KH*g.KW*c, -127, 127)
+			pad := int8(r.IntN(256) - 128)
+			q := randRequant(r, c)
+			dst := make([]int8, g.OutH*g.OutW*c)
+			DepthwiseConv(dst, src, g, pad, wts, q)
+			for oy := 0; oy < g.OutH; oy++ {
+				for ox := 0; ox < g.OutW; ox++ {
+					for ch := 0; ch < c; ch++ {
+						var s int32
+						for ky := 0; ky < g.KH; ky++ {
+							for kx := 0; kx < g.KW; kx++ {
+								iy, ix := oy*g.StrideH-g.PadTop+ky, ox*g.StrideW-g.PadLeft+kx
+								v := int32(pad)
+								if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+									v = int32(src[(iy*g.W+ix)*c+ch])
+								}
+								s += v * int32(wts[(ky*g.KW+kx)*c+ch])
+							}
+						}
+						if got, want := dst[(oy*g.OutW+ox)*c+ch], naiveEpilogue(s, q, ch); got != want {
+							require.Equal(t, want, got, "%+v (%d,%d,%d)", *g, oy, ox, ch)
+						}
+					}
+				}
+			}
+		}
+	})
+}
