@@ -185,7 +185,8 @@ func TestOpsAgainstONNXRuntime(t *testing.T) {
 			c := b.node("Concat", []string{b.conv(x, 3, 4, 1), b.conv(x, 3, 2, 3, aInts("pads", 1, 1, 1, 1))}, aInt("axis", 1))
 			z := b.node("ConstantOfShape", []string{b.ints(1, 2, 6, 5)})
 			p := b.node("Concat", []string{c, z}, aInt("axis", 1))
-			b.output(b.node("Add", []string{p, b.conv(c, 6, 8, 1)}))
+			q := b.node("Concat", []string{z, c, z}, aInt("axis", 1))
+			b.output(b.node("Add", []string{p, b.conv(c, 6, 8, 1)}), q)
 		}, onnx.Options{}},
 		{"ultraface_head", 9, func(b *builder) {
 			x := b.input("x", 1, 3, 8, 10)

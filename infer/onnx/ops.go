@@ -1016,44 +1016,52 @@ func (im *importer) flatOfShape(v *value) (string, infer.Shape) {
 }
 
 // padChannels handles Concat of one NCHW activation with zero constants on
-// the channel axis (tf2onnx's channel padding) as a 1x1 convolution whose
-// weights place each input channel and leave zeros around it: exact in
-// float32.
+// the channel axis (tf2onnx's channel padding before a residual Add). Each
+// block of zeros comes from a convolution of the input with zero weights,
+// grouped as finely as the channel counts allow so it costs a few MACs per
+// pixel: exact in float32, and an ordinary Concat for the int8 executor.
 func (im *importer) padChannels(out string, ins, acts []*value, axis int, outShape []int) (*value, error) {
 	if len(acts) != 1 || len(outShape) != 4 || axis != 1 {
 		return nil, im.unsupported("concatenation of activations with constants (only zero padding of one NCHW tensor's channels)")
 	}
 	x := acts[0]
-	c, oc := x.shape[1], outShape[1]
-	at := -1
-	off := 0
+	c := x.shape[1]
+	src, err := im.nchwOf(x)
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
 	for _, v := range ins {
 		if v == nil {
 			continue
 		}
 		if v.c == nil {
-			at = off
-			off += c
+			parts = append(parts, src)
 			continue
 		}
 		if !v.c.allEqual(0) {
 			return nil, im.unsupported("concatenation with a non-zero constant")
 		}
-		off += v.c.dims[1]
+		k := v.c.dims[1]
+		if k == 0 {
+			continue
+		}
+		g := gcd(c, k)
+		if err := im.spend(k * c / g); err != nil {
+			return nil, err
+		}
+		w := &infer.Tensor{Shape: infer.Shape{k, 1, 1, c / g}, Data: make([]float32, k*c/g)}
+		parts = append(parts, im.emit(out+"/zeros", &infer.Node{Op: infer.OpConv, Inputs: []string{src}, W: w, Groups: g}))
 	}
-	if err := im.spend(oc * c); err != nil {
-		return nil, err
-	}
-	w := &infer.Tensor{Shape: infer.Shape{oc, 1, 1, c}, Data: make([]float32, oc*c)}
-	for k := range c {
-		w.Data[(at+k)*c+k] = 1
-	}
-	src, err := im.nchwOf(x)
-	if err != nil {
-		return nil, err
-	}
-	name := im.emit(out, &infer.Node{Op: infer.OpConv, Inputs: []string{src}, W: w, Groups: 1})
+	name := im.emit(out, &infer.Node{Op: infer.OpConcat, Inputs: parts})
 	return &value{name: name, shape: outShape, lay: nchw}, nil
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func (im *importer) dense(n *onnxpb.NodeProto, ins []*value) (*value, error) {
