@@ -499,27 +499,36 @@ func (s *Session) Close() {
 }
 
 // parallel runs p over items [0, n) split in contiguous ranges across the
-// session's workers; ranges are at least minItems long.
+// session's workers; ranges are at least minItems long and start at
+// multiples of splitAlign, so GEMM row blocks (and with them float rounding)
+// are the same whatever the number of threads.
 func (s *Session) parallel(p parter, n, minItems int) {
 	if n <= 0 {
 		return
 	}
 	k := s.workers
-	if minItems < 1 {
-		minItems = 1
-	}
+	minItems = max(minItems, splitAlign)
 	k = min(k, (n+minItems-1)/minItems)
 	if k <= 1 {
 		p.part(s, 0, 0, n)
 		return
 	}
+	bound := func(w int) int {
+		if w == k {
+			return n
+		}
+		return n * w / k / splitAlign * splitAlign
+	}
 	s.wg.Add(k - 1)
 	for w := 1; w < k; w++ {
-		s.tasks[w] <- task{p: p, s: s, w: w, lo: n * w / k, hi: n * (w + 1) / k}
+		s.tasks[w] <- task{p: p, s: s, w: w, lo: bound(w), hi: bound(w + 1)}
 	}
-	p.part(s, 0, 0, n/k)
+	p.part(s, 0, 0, bound(1))
 	s.wg.Wait()
 }
+
+// splitAlign is the row block of the largest SGEMM micro-kernel.
+const splitAlign = 8
 
 // Model returns the session's model.
 func (s *Session) Model() *Model { return s.m }

@@ -16,7 +16,8 @@ const (
 
 // wideRegs selects the 4x4 micro-kernel where the register file holds its 16
 // accumulators (arm64 has 32 FP registers); elsewhere two 2x4 kernels run.
-const wideRegs = runtime.GOARCH == "arm64"
+// A variable so that tests run both on every architecture.
+var wideRegs = runtime.GOARCH == "arm64"
 
 // packedF is B packed for sgemm: panel p holds columns [p*NR, p*NR+NR) as
 // K rows of NR values, zero-padded past N.
@@ -129,15 +130,27 @@ func kern4x4(kc int, a0, a1, a2, a3, b, c0, c1, c2, c3 []float32) {
 	var s30, s31, s32, s33 float32
 	for kk := range kc {
 		bb := b[kk*4 : kk*4+4 : kk*4+4]
-		x, y := a0[kk], a1[kk]
-		s00 += x * bb[0]
-		s10 += y * bb[0]
-		s01 += x * bb[1]
-		s11 += y * bb[1]
-		s02 += x * bb[2]
-		s12 += y * bb[2]
-		s03 += x * bb[3]
-		s13 += y * bb[3]
+		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
+		x := a0[kk]
+		s00 += x * b0
+		s01 += x * b1
+		s02 += x * b2
+		s03 += x * b3
+		x = a1[kk]
+		s10 += x * b0
+		s11 += x * b1
+		s12 += x * b2
+		s13 += x * b3
+		x = a2[kk]
+		s20 += x * b0
+		s21 += x * b1
+		s22 += x * b2
+		s23 += x * b3
+		x = a3[kk]
+		s30 += x * b0
+		s31 += x * b1
+		s32 += x * b2
+		s33 += x * b3
 	}
 	c0 = c0[:4]
 	c0[0] += s00

@@ -493,15 +493,15 @@ func TestActivationFusion(t *testing.T) {
 
 // sgemmPaths runs f once per SGEMM implementation available here.
 func sgemmPaths(t *testing.T, f func(t *testing.T)) {
-	saved := sgemmFMA
-	defer func() { sgemmFMA = saved }()
-	paths := []bool{false}
-	if saved {
-		paths = append(paths, true)
+	savedFMA, savedWide := sgemmFMA, wideRegs
+	defer func() { sgemmFMA, wideRegs = savedFMA, savedWide }()
+	for _, wide := range []bool{false, true} {
+		sgemmFMA, wideRegs = false, wide
+		t.Run(fmt.Sprintf("go4x4=%v", wide), f)
 	}
-	for _, fma := range paths {
-		sgemmFMA = fma
-		t.Run(fmt.Sprintf("fma=%v", fma), f)
+	if savedFMA {
+		sgemmFMA = true
+		t.Run("fma", f)
 	}
 }
 
