@@ -86,7 +86,11 @@ func NewSession(model []byte, opts Options) (*Session, error) {
 		}
 		outs = outs[:0]
 		for _, name := range opts.Outputs {
-			outs = append(outs, byName[name])
+			o, ok := byName[name]
+			if !ok {
+				return nil, fmt.Errorf("onnxruntime: model has no tensor %q to output", name)
+			}
+			outs = append(outs, o)
 		}
 	}
 	s := &Session{}
