@@ -37,14 +37,15 @@
 // Chosen once at start-up from golang.org/x/sys/cpu:
 //
 //	arm64-sdot        Armv8.2 dot product (Pi 5 Cortex-A76, Jetson Orin A78AE): cpu.ARM64.HasASIMDDP
-//	arm64-smull       Armv8.0 (Pi 4 Cortex-A72): SMULL/SMULL2 into int16, SADALP into int32
+//	arm64-smull       Armv8.0 (Pi 4 Cortex-A72): SMULL/SMULL2 (+SMLAL/SMLAL2) into int16, SADALP into int32
 //	amd64-avx512vnni  VPDPBUSD on ZMM, activations biased by XOR 0x80, undone with -128*RowSum
 //	amd64-avx2        VPMOVSXBW + VPMADDWD (VPMADDUBSW would saturate int16: 255*127*2 > 32767)
 //	generic           pure Go: other architectures (armv7 included) and the purego tag
 //
 // The int16 products of the SMULL path are exact (|p| <= 128*128) and are
-// summed in pairs straight into int32 by SADALP: never int16 accumulation
-// with SMLAL. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is not used:
+// summed in pairs into int32 by SADALP. At most two products meet in int16
+// (SMULL then one SMLAL), and only for panels whose weights are all in
+// [-127, 127], where the sum cannot overflow; otherwise no SMLAL at all. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is not used:
 // Go's assembler only emits the EVEX form, so such CPUs take the AVX2 path.
 //
 // Forcing a fallback: build with -tags purego (pure Go everywhere), or at run
@@ -82,13 +83,16 @@
 // 1.5 GHz (Orin Nano). Expect 50-70% of that on real layers (epilogue, loads,
 // short K): about 80-100 GOP/s on a Pi 5 core, 70-90 on an AGX Orin core.
 //
-// arm64-smull, per group for 2 rows x 16 channels (128 MACs): LD1, 2 LD1R,
-// 8 SMULL + 8 SMULL2, 16 SADALP, loop = 37 instructions, 0.29 per MAC. On
-// Cortex-A72 SMULL issues on F0 at 1/cycle and SADALP (Q form) on F1 at
-// 1 per 2 cycles, so SADALP bounds the loop at 32 cycles: 4 MACs/cycle, peak
-// 12 GOP/s at 1.5 GHz (Pi 4 before rev 1.4 firmware) and 14.4 GOP/s at
-// 1.8 GHz; expect 8-11 GOP/s per core. The pure-Go reference does about
-// 0.5-1 GOP/s there.
+// arm64-smull, per pair of groups for 2 rows x 16 channels (256 MACs): 2 LD1,
+// 4 LD1R, 16 SMULL/SMULL2, 16 SMLAL/SMLAL2 (two k groups summed in int16,
+// safe because Pack saw no -128 weight: |sum| <= 2*128*127 = 32512), 16
+// SADALP, loop = 56 instructions, 0.22 per MAC. On Cortex-A72 the multiplies
+// issue on F0 at 1/cycle (32 cycles) and SADALP, Q form, on F1 at 1 per 2
+// cycles (32 cycles): 8 MACs/cycle, peak 24 GOP/s at 1.5 GHz (Pi 4 before
+// the 1.8 GHz firmware) and 28.8 GOP/s at 1.8 GHz; expect 15-20 GOP/s per
+// core. With a -128 weight in the layer the plain SMULL+SADALP loop runs
+// (0.29 instructions per MAC, SADALP-bound at 4 MACs/cycle: 12 / 14.4 GOP/s
+// peak). The pure-Go reference does about 0.5-1 GOP/s there.
 //
 // amd64-avx512vnni: per group for 4 rows x 16 channels (256 MACs), one ZMM
 // load, 4 VPBROADCASTD, 4 VPXORD, 4 VPDPBUSD = 0.066 instructions per MAC.

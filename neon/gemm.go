@@ -20,9 +20,10 @@ type Packed struct {
 	N, K   int
 	RowSum []int32 // RowSum[j] = sum over k of w[j][k]
 
-	kp   int     // K rounded up to a multiple of groupK
-	data []int8  // panels, each kp*panelN bytes
-	comp []int32 // -128*RowSum, zero-padded to whole panels: undoes the VNNI unsigned bias
+	kp     int     // K rounded up to a multiple of groupK
+	data   []int8  // panels, each kp*panelN bytes
+	comp   []int32 // -128*RowSum, zero-padded to whole panels: undoes the VNNI unsigned bias
+	has128 bool    // some weight is -128: the int16 pair sums of tileSMLAL could overflow
 }
 
 // Pack packs w, row-major [n][k], into a Packed. vigil's weights are
@@ -43,6 +44,7 @@ func Pack(w []int8, n, k int) *Packed {
 		var s int32
 		for kk, v := range row {
 			s += int32(v)
+			p.has128 = p.has128 || v == -128
 			p.data[base+(kk/groupK)*groupK*panelN+kk%groupK] = v
 		}
 		p.RowSum[j] = s

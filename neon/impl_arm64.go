@@ -26,6 +26,9 @@ func archImpls() []*implementation {
 func tileSDOT(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, tail *[tileM]uint32)
 
 //go:noescape
+func tileSMLAL(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, tail *[tileM]uint32)
+
+//go:noescape
 func tileSMULL(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, tail *[tileM]uint32)
 
 func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
@@ -41,7 +44,11 @@ func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, 
 	case idSDOT:
 		tileSDOT(acc, ap, lda, rows, p.K/groupK, w, tail)
 	case idSMULL:
-		tileSMULL(acc, ap, lda, rows, p.K/groupK, w, tail)
+		if p.has128 {
+			tileSMULL(acc, ap, lda, rows, p.K/groupK, w, tail)
+		} else {
+			tileSMLAL(acc, ap, lda, rows, p.K/groupK, w, tail)
+		}
 	}
 }
 
