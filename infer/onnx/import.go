@@ -28,8 +28,8 @@
 // Upsample (nearest, integer factor), Pad (zero, spatial, before a Conv),
 // Identity, Dropout, and on constants Constant, ConstantOfShape, Shape,
 // Gather, Cast, Slice and arithmetic. Concat of one tensor with zero
-// constants on channels (tf2onnx's channel padding) becomes an exact 1x1
-// convolution.
+// constants on channels (tf2onnx's channel padding) becomes a Concat with a
+// zero-weight grouped convolution, exact in float32.
 //
 // The layout of every graph input is recorded in Meta.Extra under LayoutKey
 // so a peer runtime can be fed the same data.
