@@ -219,12 +219,12 @@ func calibrateEmbedder(g *infer.Graph, dir string) (*infer.Graph, error) {
 	return &c, nil
 }
 
-// openFaceDetector builds the detector chain: the MTCNN cascade first (it gives the five
-// landmarks alignment needs; the embedded int8 models when present and int8 is asked for, else
-// the float weights from the model cache), then, for an image where MTCNN finds nothing, the
-// tiny face detector (box only: the face is box-cropped). On the johns chips pasted into
-// 640x480 frames MTCNN misses 7 of 33 at its default thresholds; the tiny face detector finds
-// them.
+// openFaceDetector builds the detectors: the MTCNN cascade (it gives the five landmarks
+// alignment needs; the embedded int8 models when present and int8 is asked for, else the float
+// weights from the model cache) and the tiny face detector (boxes only), merged by
+// faceDetectorChain. On the johns chips pasted into 640x480 frames MTCNN alone misses 7 of 33
+// faces at its default thresholds and once returns only a small false face; the tiny face
+// detector finds all 33.
 func openFaceDetector(p infer.Precision, threads int, minFace float64) (detect.Detector, error) {
 	opt := detect.MTCNNOptions{Options: detect.Options{Precision: p, Threads: threads}, MinFace: minFace}
 	var gs [3]*infer.Graph
@@ -264,7 +264,9 @@ func openFaceDetector(p infer.Precision, threads int, minFace float64) (detect.D
 // distance 0.021; 0.026 at 0, 0.040 at 0.2).
 const tinyBoxMargin = 0.05
 
-// faceDetectorChain runs first and, when it finds no face, fallback.
+// faceDetectorChain merges two detectors: every face of fallback (box only) that some face of
+// first (with landmarks) overlaps is replaced by that face; faces of first that overlap nothing
+// are kept too. Faces found by fallback alone are box-cropped.
 type faceDetectorChain struct {
 	first, fallback detect.Detector
 }
@@ -272,11 +274,47 @@ type faceDetectorChain struct {
 var _ detect.Detector = (*faceDetectorChain)(nil)
 
 func (c *faceDetectorChain) Detect(im *infer.Image) ([]detect.Detection, error) {
-	d, err := c.first.Detect(im)
-	if err != nil || len(d) > 0 || c.fallback == nil {
-		return d, err
+	a, err := c.first.Detect(im)
+	if err != nil || c.fallback == nil {
+		return a, err
 	}
-	return c.fallback.Detect(im)
+	b, err := c.fallback.Detect(im)
+	if err != nil {
+		return nil, err
+	}
+	used := make([]bool, len(a))
+	out := make([]detect.Detection, 0, len(a)+len(b))
+	for _, fb := range b {
+		best, bestIoU := -1, float32(0.3)
+		for i, fa := range a {
+			if iou := detect.IoU(fa.Box, fb.Box); !used[i] && iou >= bestIoU {
+				best, bestIoU = i, iou
+			}
+		}
+		if best >= 0 {
+			used[best] = true
+			out = append(out, a[best])
+		} else {
+			out = append(out, fb)
+		}
+	}
+	for i, fa := range a {
+		if !used[i] && !overlapsAny(fa.Box, b) {
+			out = append(out, fa)
+		}
+	}
+	return out, nil
+}
+
+// overlapsAny reports whether box overlaps one of dets enough to be the same face seen
+// differently (then the detectors disagree on its extent: keep one).
+func overlapsAny(box detect.Box, dets []detect.Detection) bool {
+	for _, d := range dets {
+		if detect.IoM(box, d.Box) > 0.5 {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *faceDetectorChain) Close() {
