@@ -234,3 +234,28 @@ func BenchmarkGemm(b *testing.B) {
 		}
 	}
 }
+
+// TestGemmRowSplit checks the multi-core contract: rows split across
+// goroutines give exactly the bytes of one call.
+func TestGemmRowSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	c := randGemmCase(r, 103, 45, 77)
+	p := Pack(c.w, c.n, c.k)
+	forEachImpl(t, func(t *testing.T) {
+		whole := make([]int8, c.m*c.ldd)
+		Gemm(whole, c.ldd, c.a, c.lda, c.m, p, c.q)
+		split := make([]int8, c.m*c.ldd)
+		bounds := []int{0, 13, 50, 51, 103}
+		done := make(chan struct{})
+		for i := 0; i+1 < len(bounds); i++ {
+			go func(i0, i1 int) {
+				Gemm(split[i0*c.ldd:], c.ldd, c.a[i0*c.lda:], c.lda, i1-i0, p, c.q)
+				done <- struct{}{}
+			}(bounds[i], bounds[i+1])
+		}
+		for i := 0; i+1 < len(bounds); i++ {
+			<-done
+		}
+		assert.Equal(t, whole, split)
+	})
+}

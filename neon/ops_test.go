@@ -287,3 +287,20 @@ func TestDepthwiseConvGeneral(t *testing.T) {
 		}
 	})
 }
+
+func TestOpsAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	a, b := randInt8s(r, 1000, -128, 127), randInt8s(r, 1000, -128, 127)
+	dst := make([]int8, 1000)
+	p := &Pool{H: 10, W: 10, C: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, OutH: 5, OutW: 5, Min: -128, Max: 127}
+	g := &DWGeom{H: 10, W: 10, C: 10, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadTop: 2, PadLeft: 2, OutH: 10, OutW: 10}
+	wts := randInt8s(r, 250, -127, 127)
+	q := randRequant(r, 10)
+	forEachImpl(t, func(t *testing.T) {
+		assert.Zero(t, testing.AllocsPerRun(5, func() { AddInt8(dst, a, b, 1, 1<<30, 1, 2, 1<<30, 1, 3, 1<<30, 10, -128, 127) }))
+		assert.Zero(t, testing.AllocsPerRun(5, func() { RequantizeInt8(dst, a, 1, 1<<30, 1, 3, -128, 127) }))
+		assert.Zero(t, testing.AllocsPerRun(5, func() { MaxPoolInt8(dst, a, p) }))
+		assert.Zero(t, testing.AllocsPerRun(5, func() { AvgPoolInt8(dst, a, p) }))
+		assert.Zero(t, testing.AllocsPerRun(5, func() { DepthwiseConv(dst, a, g, 0, wts, q) }))
+	})
+}
