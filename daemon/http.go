@@ -106,6 +106,7 @@ const (
 type CameraHealth struct {
 	State     CameraState `json:"state"`
 	Frames    uint64      `json:"frames"`
+	Dropped   uint64      `json:"dropped"`
 	LastFrame *time.Time  `json:"last_frame,omitempty"`
 	Error     string      `json:"error,omitempty"`
 }
@@ -150,12 +151,13 @@ func (h *Health) SetCamera(name string, st CameraState, err error) {
 	}
 }
 
-// Frame counts a frame from camera taken at t.
-func (h *Health) Frame(name string, t time.Time) {
+// Frame counts a frame from camera taken at t, and the frames dropped before it.
+func (h *Health) Frame(name string, t time.Time, dropped uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if c, ok := h.cameras[name]; ok {
 		c.Frames++
+		c.Dropped += dropped
 		c.LastFrame = &t
 		if c.State == CameraStarting || c.State == CameraReopening {
 			c.State, c.Error = CameraOK, ""

@@ -86,7 +86,7 @@ func TestHealthz(t *testing.T) {
 	assert.Equal(t, CameraStarting, rep.Cameras["door"].State)
 
 	f.mqtt = MQTTStatus{Connected: true, Broker: "tcp://x"}
-	f.health.Frame("door", time.Now())
+	f.health.Frame("door", time.Now(), 0)
 	f.health.SetCamera("yard", CameraDisabled, nil)
 	resp, body = get(t, f.url+"/healthz")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
