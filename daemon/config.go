@@ -127,7 +127,8 @@ type DetectorConfig struct {
 
 // Thresholds tune tracking and recognition.
 type Thresholds struct {
-	// Distance is the largest embedding distance that still names a face.
+	// Distance is the largest embedding (cosine) distance that still names a face; 0 takes
+	// the gallery's calibrated threshold, or the embedder's default.
 	Distance float64 `yaml:"distance"`
 	// Confirm is how many frames agree before an identity is announced or changed.
 	Confirm int `yaml:"confirm"`
@@ -205,7 +206,7 @@ func Default() Config {
 			Model: "tiny", InputSize: 320, Precision: "int8", Threads: 0, Score: 0.5, NMS: 0.4,
 		},
 		Thresholds: Thresholds{
-			Distance: 0.55, Confirm: 3, Absence: Duration(2 * time.Second), IoU: 0.3, MinFace: 40, MaxTracks: 32,
+			Distance: 0, Confirm: 3, Absence: Duration(2 * time.Second), IoU: 0.3, MinFace: 40, MaxTracks: 32,
 		},
 		Commands: CommandsConfig{MaxPayload: 1 << 20},
 		GPIO: GPIOConfig{
@@ -736,7 +737,7 @@ func (c *Config) Validate() error {
 	intRange("detector.threads", c.Detector.Threads, 0, 64)
 	floatRange("detector.score", c.Detector.Score, 0, 1, true)
 	floatRange("detector.nms", c.Detector.NMS, 0, 1, true)
-	floatRange("thresholds.distance", c.Thresholds.Distance, 0, 4, true)
+	floatRange("thresholds.distance", c.Thresholds.Distance, 0, 2, false)
 	intRange("thresholds.confirm", c.Thresholds.Confirm, 1, MaxConfirmFrames)
 	durRange("thresholds.absence", c.Thresholds.Absence, 10*time.Millisecond, MaxAbsence)
 	floatRange("thresholds.iou", c.Thresholds.IoU, 0, 1, true)
