@@ -212,8 +212,11 @@ func (d *SlidingWindow) Detect(im *infer.Image) ([]Detection, error) {
 	return dropEmpty(out), nil
 }
 
-// CalibrateWindow calibrates the classifier g on windows cut from the
-// pyramids of images, as Detect cuts them (at most 400, evenly spread).
+// CalibrateWindow calibrates the classifier g on windows of the pyramids of
+// images, as Detect cuts them: an even spread of all windows (background,
+// mostly) plus the windows the float classifier takes for faces. Without
+// the latter the rare high scores a detector lives on fall outside the
+// calibrated range of the last layers and the int8 classifier finds nothing.
 func CalibrateWindow(g *infer.Graph, images []*infer.Image, method string, opt WindowOptions) (map[string]infer.Range, error) {
 	opt.Precision = infer.Float32
 	d, err := NewSlidingWindow(g, opt)
@@ -221,7 +224,7 @@ func CalibrateWindow(g *infer.Graph, images []*infer.Image, method string, opt W
 		return nil, err
 	}
 	defer d.Close()
-	var xs [][]float32
+	var bg, faces [][]float32
 	per := d.wh * d.ww * 3
 	for _, im := range images {
 		err := d.levels(im, func(level []float32, w, h int, sx, sy float32) error {
@@ -230,7 +233,7 @@ func CalibrateWindow(g *infer.Graph, images []*infer.Image, method string, opt W
 				for x := 0; x+d.ww <= w; x += step {
 					win := make([]float32, per)
 					d.cut(win, level, w, x, y)
-					xs = append(xs, win)
+					bg = append(bg, win)
 				}
 			}
 			return nil
@@ -238,8 +241,19 @@ func CalibrateWindow(g *infer.Graph, images []*infer.Image, method string, opt W
 		if err != nil {
 			return nil, err
 		}
+		dets, err := d.Detect(im)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range dets {
+			win := make([]float32, per)
+			if err := d.mip.preprocess(&g.Meta, win, d.ww, d.wh, x.Box.X, x.Box.Y, x.Box.W, x.Box.H); err != nil {
+				return nil, err
+			}
+			faces = append(faces, win)
+		}
 	}
-	xs = thin(xs, calibMaxSamples)
+	xs := append(thin(bg, calibMaxSamples*3/4), thin(faces, calibMaxSamples/4)...)
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("detect: calibrate %s: the images are smaller than a window", g.Meta.Name)
 	}
