@@ -226,37 +226,30 @@ func calibrateEmbedder(g *infer.Graph, dir string) (*infer.Graph, error) {
 // faces at its default thresholds and once returns only a small false face; the tiny face
 // detector finds all 33.
 func openFaceDetector(p infer.Precision, threads int, minFace float64) (detect.Detector, error) {
-	opt := detect.MTCNNOptions{Options: detect.Options{Precision: p, Threads: threads}, MinFace: minFace}
-	var gs [3]*infer.Graph
-	var err error
-	for i, n := range []string{models.MTCNNPNet, models.MTCNNRNet, models.MTCNNONet} {
-		if gs[i], err = models.Load(n); err != nil || len(gs[i].Ranges) == 0 {
-			break
+	open := func(name string) (detect.Detector, error) {
+		c := detect.Config{Options: detect.Options{Precision: p, Threads: threads}, MinFace: minFace}
+		d, err := detect.Open(name, c)
+		if errors.Is(err, detect.ErrNeedCalibration) {
+			// No embedded int8 model: detect in float32 rather than calibrate on the
+			// photographs being enrolled or evaluated.
+			c.Precision = infer.Float32
+			d, err = detect.Open(name, c)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("face detector %s: %w", name, err)
+		}
+		return d, nil
 	}
-	if err != nil || p == infer.Float32 || gs[2] == nil || len(gs[2].Ranges) == 0 {
-		dir, cerr := models.CacheDir()
-		if cerr != nil {
-			return nil, fmt.Errorf("face detector: %w", cerr)
-		}
-		if gs[0], gs[1], gs[2], err = tfjs.MTCNN(filepath.Join(dir, "mtcnn")); err != nil {
-			return nil, fmt.Errorf("face detector: %w", err)
-		}
-		opt.Precision = infer.Float32
-	}
-	mt, err := detect.NewMTCNN(gs[0], gs[1], gs[2], opt)
+	mt, err := open(detect.NameMTCNN)
 	if err != nil {
-		return nil, fmt.Errorf("face detector: %w", err)
+		return nil, err
 	}
-	chain := &faceDetectorChain{first: mt}
-	tg, err := models.Load(models.TinyFace)
-	if err == nil && (p == infer.Float32 || len(tg.Ranges) > 0) {
-		if chain.fallback, err = detect.NewTinyFaceDetector(tg, detect.TinyOptions{Options: detect.Options{Precision: p, Threads: threads}}); err != nil {
-			mt.Close()
-			return nil, fmt.Errorf("face detector: %w", err)
-		}
+	tiny, err := open(detect.NameTiny)
+	if err != nil {
+		mt.Close()
+		return nil, err
 	}
-	return chain, nil
+	return &faceDetectorChain{first: mt, fallback: tiny}, nil
 }
 
 // tinyBoxMargin is the box-crop margin for the tiny face detector's boxes: on the johns chips
@@ -962,8 +955,7 @@ identities with at least 2 samples each. --remove deletes the head.`,
 	register(c)
 }
 
-// runEvalFaces is `vigil eval faces`: it is reachable as the eval-faces command and is the
-// function an eval command can call for its faces sub-evaluation.
+// runEvalFaces is `vigil eval faces` (registered with cmd_eval.go's registerEval).
 func runEvalFaces(ctx context.Context, c *command, args []string, stdout, stderr io.Writer) int {
 	fs := c.newFlagSet(stdout, stderr)
 	o := &faceOpts{needDetect: true}
@@ -1037,13 +1029,5 @@ name). --json prints one object: identities, images, no_face, auc, eer, tar_far_
 tar_far_1e-3, rank1_loo, rank1_oneshot, threshold, accuracy_at_threshold.`
 
 func registerEvalFaces() {
-	c := &command{
-		name:    "eval-faces",
-		summary: "evaluate face recognition on a folder of identities (same as eval faces)",
-		usage:   strings.Replace(evalFacesUsage, "vigil eval faces", "vigil eval-faces", 1),
-	}
-	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-		return runEvalFaces(ctx, c, args, stdout, stderr)
-	}
-	register(c)
+	registerEval("faces", "face recognition on a folder of identities", evalFacesUsage, runEvalFaces)
 }

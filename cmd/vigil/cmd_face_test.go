@@ -17,8 +17,8 @@ import (
 	"github.com/vigil-edge/vigil/infer"
 )
 
-// johnsDir is ../shared/testdata/johns: 150x150 dlib chips of three people.
-func johnsDir(t *testing.T) string {
+// faceJohnsDir is ../shared/testdata/johns: 150x150 dlib chips of three people.
+func faceJohnsDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	require.NoError(t, err)
@@ -36,25 +36,25 @@ func johnsDir(t *testing.T) string {
 	return d
 }
 
-func johnsChips(t *testing.T, who string) []string {
+func faceJohnsChips(t *testing.T, who string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(johnsDir(t), who, "*.jpg"))
+	files, err := filepath.Glob(filepath.Join(faceJohnsDir(t), who, "*.jpg"))
 	require.NoError(t, err)
 	sort.Strings(files)
 	require.NotEmpty(t, files)
 	return files
 }
 
-func vigil(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func faceVigil(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = dispatch(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
-// frame pastes chips, each scaled to 225x225, into a grey 640x480 frame at the given x
+// faceFrame pastes chips, each scaled to 225x225, into a grey 640x480 frame at the given x
 // positions (y = 120): a face chip as a camera would see it.
-func frame(t *testing.T, path string, chips []string, xs []int) {
+func faceFrame(t *testing.T, path string, chips []string, xs []int) {
 	t.Helper()
 	out := infer.NewImage(640, 480)
 	for i := range out.Pix {
@@ -76,26 +76,26 @@ func frame(t *testing.T, path string, chips []string, xs []int) {
 
 func TestFaceCommandsChips(t *testing.T) {
 	g := filepath.Join(t.TempDir(), "gallery")
-	salley, savage, schneider := johnsChips(t, "John_Salley"), johnsChips(t, "John_Savage"), johnsChips(t, "John_Schneider")
+	salley, savage, schneider := faceJohnsChips(t, "John_Salley"), faceJohnsChips(t, "John_Savage"), faceJohnsChips(t, "John_Schneider")
 
-	code, _, stderr := vigil(t, "enroll", "--gallery", g, "--chips", "a/b", salley[0])
+	code, _, stderr := faceVigil(t, "enroll", "--gallery", g, "--chips", "a/b", salley[0])
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "invalid identity name")
 
-	code, stdout, stderr := vigil(t, "enroll", "--gallery", g, "--chips", "Salley", salley[0], salley[1])
+	code, stdout, stderr := faceVigil(t, "enroll", "--gallery", g, "--chips", "Salley", salley[0], salley[1])
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, `enrolled 2 sample(s) of "Salley"`)
 
 	// One identity cannot train a head.
-	code, _, stderr = vigil(t, "face", "adapt", "--gallery", g, "--augment", "1", "--steps", "5")
+	code, _, stderr = faceVigil(t, "face", "adapt", "--gallery", g, "--augment", "1", "--steps", "5")
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, stderr, "at least 2 identities")
 
-	code, _, stderr = vigil(t, "enroll", "--gallery", g, "--chips", "Savage", savage[0], savage[1])
+	code, _, stderr = faceVigil(t, "enroll", "--gallery", g, "--chips", "Savage", savage[0], savage[1])
 	require.Equal(t, exitOK, code, stderr)
 
 	identify := func() []imageJSON {
-		code, stdout, stderr := vigil(t, "identify", "--gallery", g, "--chips", "--json", salley[2], savage[2], schneider[0])
+		code, stdout, stderr := faceVigil(t, "identify", "--gallery", g, "--chips", "--json", salley[2], savage[2], schneider[0])
 		require.Equal(t, exitOK, code, stderr)
 		var res []imageJSON
 		for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
@@ -113,7 +113,7 @@ func TestFaceCommandsChips(t *testing.T) {
 	assert.Equal(t, face.Unknown, res[2].Faces[0].Name, "a person never enrolled")
 	assert.NotNil(t, res[2].Faces[0].Distance)
 
-	code, stdout, stderr = vigil(t, "gallery", "--gallery", g, "list", "--json")
+	code, stdout, stderr = faceVigil(t, "gallery", "--gallery", g, "list", "--json")
 	require.Equal(t, exitOK, code, stderr)
 	var list struct {
 		Model      string `json:"model"`
@@ -130,7 +130,7 @@ func TestFaceCommandsChips(t *testing.T) {
 	assert.Equal(t, faceSpace, list.Model)
 	assert.True(t, list.Identities[0].Samples[0].Chip)
 
-	code, stdout, stderr = vigil(t, "face", "adapt", "--gallery", g, "--augment", "2", "--steps", "60")
+	code, stdout, stderr = faceVigil(t, "face", "adapt", "--gallery", g, "--augment", "2", "--steps", "60")
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "saved with the gallery")
 	res = identify()
@@ -138,16 +138,16 @@ func TestFaceCommandsChips(t *testing.T) {
 	assert.Equal(t, "Savage", res[1].Faces[0].Name)
 	assert.Equal(t, face.Unknown, res[2].Faces[0].Name)
 
-	code, _, stderr = vigil(t, "gallery", "--gallery", g, "rename", "Savage", "John Savage")
+	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "rename", "Savage", "John Savage")
 	require.Equal(t, exitOK, code, stderr)
-	code, _, stderr = vigil(t, "gallery", "--gallery", g, "rename", "Salley", "unknown")
+	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "rename", "Salley", "unknown")
 	assert.Equal(t, exitUsage, code, stderr)
-	code, _, stderr = vigil(t, "gallery", "--gallery", g, "remove", "Salley", "1")
+	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "remove", "Salley", "1")
 	require.Equal(t, exitOK, code, stderr)
-	code, _, stderr = vigil(t, "gallery", "--gallery", g, "remove", "Salley", "1")
+	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "remove", "Salley", "1")
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, stderr, "not found")
-	code, stdout, stderr = vigil(t, "gallery", "--gallery", g, "list")
+	code, stdout, stderr = faceVigil(t, "gallery", "--gallery", g, "list")
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "John Savage")
 	assert.Contains(t, stdout, "projection head: linear")
@@ -158,7 +158,7 @@ func TestFaceCommandsChips(t *testing.T) {
 	require.NoError(t, err)
 	data[len(data)/2] ^= 0xff
 	require.NoError(t, os.WriteFile(p, data, 0o600))
-	code, _, stderr = vigil(t, "gallery", "--gallery", g, "list")
+	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "list")
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, stderr, "corrupt")
 }
@@ -166,23 +166,23 @@ func TestFaceCommandsChips(t *testing.T) {
 func TestFaceCommandsDetect(t *testing.T) {
 	dir := t.TempDir()
 	g := filepath.Join(dir, "gallery")
-	salley, savage := johnsChips(t, "John_Salley"), johnsChips(t, "John_Savage")
+	salley, savage := faceJohnsChips(t, "John_Salley"), faceJohnsChips(t, "John_Savage")
 	one, two, none := filepath.Join(dir, "one.jpg"), filepath.Join(dir, "two.jpg"), filepath.Join(dir, "none.jpg")
-	frame(t, one, salley[:1], []int{200})
-	frame(t, two, []string{salley[0], savage[0]}, []int{20, 390})
-	frame(t, none, nil, nil)
+	faceFrame(t, one, salley[:1], []int{200})
+	faceFrame(t, two, []string{salley[0], savage[0]}, []int{20, 390})
+	faceFrame(t, none, nil, nil)
 
-	code, _, stderr := vigil(t, "enroll", "--gallery", g, "Salley", none)
+	code, _, stderr := faceVigil(t, "enroll", "--gallery", g, "Salley", none)
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, stderr, "no face found")
-	code, _, stderr = vigil(t, "enroll", "--gallery", g, "Salley", two)
+	code, _, stderr = faceVigil(t, "enroll", "--gallery", g, "Salley", two)
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, stderr, "2 faces found")
 	assert.Contains(t, stderr, "--largest")
-	code, _, stderr = vigil(t, "enroll", "--gallery", g, "Salley", one)
+	code, _, stderr = faceVigil(t, "enroll", "--gallery", g, "Salley", one)
 	require.Equal(t, exitOK, code, stderr)
 
-	code, stdout, stderr := vigil(t, "embed", "--json", two)
+	code, stdout, stderr := faceVigil(t, "embed", "--json", two)
 	require.Equal(t, exitOK, code, stderr)
 	var r imageJSON
 	require.NoError(t, json.Unmarshal([]byte(stdout), &r))
@@ -192,7 +192,7 @@ func TestFaceCommandsDetect(t *testing.T) {
 		assert.Greater(t, f.Box[2], float32(100))
 	}
 
-	code, stdout, stderr = vigil(t, "identify", "--gallery", g, "--json", two)
+	code, stdout, stderr = faceVigil(t, "identify", "--gallery", g, "--json", two)
 	require.Equal(t, exitOK, code, stderr)
 	require.NoError(t, json.Unmarshal([]byte(stdout), &r))
 	require.Len(t, r.Faces, 2)
@@ -206,8 +206,8 @@ func TestFaceCommandsDetect(t *testing.T) {
 // TestEvalFaces runs the faces evaluation on the johns chips (--chips) and on the same chips
 // pasted into 640x480 frames (detection), int8, against the targets of issue 5.
 func TestEvalFaces(t *testing.T) {
-	johns := johnsDir(t)
-	code, stdout, stderr := vigil(t, "eval-faces", "--dir", johns, "--chips", "--json")
+	johns := faceJohnsDir(t)
+	code, stdout, stderr := faceVigil(t, "eval", "faces", "--dir", johns, "--chips", "--json")
 	require.Equal(t, exitOK, code, stderr)
 	var chips map[string]float64
 	require.NoError(t, json.Unmarshal([]byte(stdout), &chips))
@@ -230,11 +230,11 @@ func TestEvalFaces(t *testing.T) {
 	require.NoError(t, err)
 	for _, id := range ids {
 		require.NoError(t, os.MkdirAll(filepath.Join(frames, id.Name()), 0o755))
-		for _, c := range johnsChips(t, id.Name()) {
-			frame(t, filepath.Join(frames, id.Name(), filepath.Base(c)), []string{c}, []int{200})
+		for _, c := range faceJohnsChips(t, id.Name()) {
+			faceFrame(t, filepath.Join(frames, id.Name(), filepath.Base(c)), []string{c}, []int{200})
 		}
 	}
-	code, stdout, stderr = vigil(t, "eval-faces", "--dir", frames, "--json")
+	code, stdout, stderr = faceVigil(t, "eval", "faces", "--dir", frames, "--json")
 	require.Equal(t, exitOK, code, stderr)
 	t.Logf("frames, int8: %s", stdout)
 	var fr map[string]float64
