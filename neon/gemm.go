@@ -6,7 +6,7 @@ import "fmt"
 const (
 	panelN = 16 // output channels per panel
 	groupK = 4  // reduction elements kept together per channel (one SDOT/VPDPBUSD lane)
-	tileM  = 16 // rows of A per kernel call (kernels block rows further inside)
+	tileM  = 32 // rows of A per kernel call (kernels block rows further inside)
 )
 
 // Packed holds int8 weights [N][K] (N output channels, K reduction) in the

@@ -210,7 +210,8 @@ func FuzzGemm(f *testing.F) {
 	})
 }
 
-var benchShapes = [][3]int{{64, 576, 64}, {1024, 288, 32}, {4096, 27, 16}, {256, 1152, 128}}
+// M x K x N: im2col 3x3 convs, then the 1x1 convs of a 320x240 detector.
+var benchShapes = [][3]int{{64, 576, 64}, {1024, 288, 32}, {4096, 27, 16}, {256, 1152, 128}, {4800, 32, 64}, {1200, 64, 128}, {300, 128, 256}}
 
 func BenchmarkGemm(b *testing.B) {
 	r := rand.New(rand.NewPCG(13, 14))
