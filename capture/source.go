@@ -429,7 +429,8 @@ func (r *folderReader) fps() float64 { return 0 }
 func (r *folderReader) close()       {}
 
 // openReader opens the source. For a folder, it lists the images whose names sort after
-// after, so a reopened folder continues where it stopped.
+// after, so a folder reopened after a failure continues after the last image delivered (and
+// has ended when none sorts after it).
 func (s *Source) openReader(after string) (reader, error) {
 	switch s.kind {
 	case Folder:
