@@ -80,7 +80,6 @@ type Model struct {
 	inputs  []int // tensor indices
 	outputs []int
 	layers  []layer
-	nodeOut []int // tensor index written by layers[i]'s node (for debugging helpers)
 
 	arena    int // arena size in elements
 	scratchF int // float32 scratch per worker
@@ -313,7 +312,6 @@ func compile(g *Graph, opt Options, w *weights, aliases map[string]string) (*Mod
 			return nil, err
 		}
 		m.layers = append(m.layers, l)
-		m.nodeOut = append(m.nodeOut, m.byName[n.Name])
 	}
 	return m, nil
 }
@@ -325,19 +323,14 @@ func (m *Model) plan() {
 	const forever = 1 << 30
 	nt := len(m.tensors)
 	last := make([]int, nt) // last node index reading each root
-	def := make([]int, nt)  // node index defining each root (-1 for inputs)
 	for i := range last {
 		last[i] = -1
 	}
 	for _, t := range m.inputs {
-		def[t] = -1
 		last[t] = forever
 	}
 	for i, n := range m.g.Nodes {
 		r := m.tensors[m.byName[n.Name]].root
-		if r == m.byName[n.Name] {
-			def[r] = i
-		}
 		last[r] = max(last[r], i)
 		for _, in := range n.Inputs {
 			r := m.tensors[m.byName[in]].root
@@ -411,13 +404,12 @@ type Session struct {
 	m *Model
 	// float models: all activations; int8 models: all activations in a8,
 	// with float32 staging for inputs and outputs in io.
-	f   []float32
-	a8  []int8
-	io  [][]float32 // int8 models: inputs then outputs, as float32
-	sf  [][]float32 // per-worker float scratch
-	sb  [][]int8    // per-worker int8 scratch
-	si  [][]int32   // per-worker int32 scratch
-	sum []float64   // int8 softmax scratch per worker (float)
+	f  []float32
+	a8 []int8
+	io [][]float32 // int8 models: inputs then outputs, as float32
+	sf [][]float32 // per-worker float scratch
+	sb [][]int8    // per-worker int8 scratch
+	si [][]int32   // per-worker int32 scratch
 
 	workers int
 	tasks   []chan task // workers 1.. (worker 0 is the caller)
