@@ -396,4 +396,3 @@ func TestNoMatsLeakAcrossOpenAndClose(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.Equal(t, before, matCount())
 }
-
