@@ -173,3 +173,18 @@ func TestWideConcat(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, [4]int{1, 1, 10000, 3}, shapes[g.Outputs[0]])
 }
+
+func TestPeerInput(t *testing.T) {
+	b := newBuilder(11)
+	b.output(b.node("Relu", []string{b.input("x", 1, 2, 1, 3)}))
+	g, err := onnx.Import(b.bytes(t), onnx.Options{})
+	require.NoError(t, err)
+	nhwc := []float32{0, 1, 2, 3, 4, 5} // (y, x, c) for H=1, W=3, C=2
+	dst := make([]float32, 6)
+	require.NoError(t, onnx.PeerInput(g, 0, dst, nhwc))
+	assert.Equal(t, []float32{0, 2, 4, 1, 3, 5}, dst)
+	assert.Error(t, onnx.PeerInput(g, 1, dst, nhwc))
+	assert.Error(t, onnx.PeerInput(g, 0, dst[:5], nhwc))
+	delete(g.Meta.Extra, onnx.LayoutKey+"x")
+	assert.Error(t, onnx.PeerInput(g, 0, dst, nhwc))
+}
