@@ -44,15 +44,17 @@
 //
 // The int16 products of the SMULL path are exact (|p| <= 128*128) and are
 // summed in pairs into int32 by SADALP. At most two products meet in int16
-// (SMULL then one SMLAL), and only for panels whose weights are all in
-// [-127, 127], where the sum cannot overflow; otherwise no SMLAL at all. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is not used:
+// (SMULL then one SMLAL), and only for layers whose weights are all in
+// [-127, 127] (Pack records it), where the sum cannot overflow; otherwise
+// no SMLAL at all. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is not used:
 // Go's assembler only emits the EVEX form, so such CPUs take the AVX2 path.
 //
 // Forcing a fallback: build with -tags purego (pure Go everywhere), or at run
 // time GODEBUG=cpu.asimddp=off (arm64-smull instead of SDOT),
-// GODEBUG=cpu.avx512f=off (AVX2 instead of VNNI; cpu.avx512vnni=off works
-// too but the runtime prints a warning for a name only x/sys/cpu knows),
-// GODEBUG=cpu.avx2=off,cpu.avx512f=off (generic).
+// GODEBUG=cpu.avx512f=off (AVX2 instead of VNNI), GODEBUG=cpu.avx2=off
+// (generic: the VNNI path needs AVX2 too, for its epilogue). The runtime
+// prints "GODEBUG: unknown cpu feature" for names only x/sys/cpu knows
+// (asimddp, avx512vnni); the setting still takes effect.
 //
 // # Why Go assembly with WORD encodings rather than cgo
 //

@@ -18,7 +18,8 @@ func archImpls() []*implementation {
 	// AVX-512 VNNI on ZMM (Ice Lake and later, Zen 4). AVX-VNNI (VEX) has
 	// no ZMM and would need the VEX form, which Go's assembler does not
 	// emit; such CPUs (Alder Lake) take the AVX2 path.
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI {
+	// The VNNI path shares the AVX2 epilogue and elementwise kernels.
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2 {
 		l = append(l, &implementation{name: "amd64-avx512vnni", id: idVNNI512})
 	}
 	if cpu.X86.HasAVX2 {
