@@ -7,17 +7,15 @@ import (
 	"github.com/vigil-edge/vigil/infer"
 )
 
-// Calibration sample caps: enough for stable ranges, few enough that
-// calibrating stays a matter of seconds.
-const (
-	calibPNetTile   = 48 // P-Net is fully convolutional: calibrate on tiles of its pyramid levels
-	calibMaxSamples = 400
-)
+// calibMaxSamples caps the calibration samples per graph: enough for stable
+// ranges, few enough that calibrating stays a matter of seconds.
+const calibMaxSamples = 400
 
 // CalibrateMTCNN runs the float cascade (with opt's pyramid and thresholds)
 // over images and calibrates each stage on what it sees there: P-Net on
-// 48x48 tiles cut from every pyramid level (ranges are per tensor name, so
-// they hold for any input size), R-Net on the crops of P-Net's candidates,
+// every pyramid level (calibrated per level size, the ranges merged: ranges
+// are per tensor name, so they hold for any input size), R-Net on the crops
+// of P-Net's candidates,
 // O-Net on the crops of R-Net's. method is infer.Calibrate's. The graphs are
 // not modified; set the returned ranges on copies (WithRanges).
 //
@@ -35,23 +33,17 @@ func CalibrateMTCNN(p, r, o *infer.Graph, images []*infer.Image, method string, 
 	}
 	defer m.Close()
 	var samples [3][][]float32
+	levels := map[infer.Shape][][]float32{}
+	var shapes []infer.Shape
 	collect := func(stage int, in []float32, shape infer.Shape) {
 		if stage != 1 {
 			samples[stage-1] = append(samples[stage-1], slices.Clone(in))
 			return
 		}
-		const t = calibPNetTile
-		h, w := shape[1], shape[2]
-		for y := 0; y+t <= h; y += t {
-			for x := 0; x+t <= w; x += t {
-				tile := make([]float32, 0, t*t*3)
-				for ty := range t {
-					o := ((y+ty)*w + x) * 3
-					tile = append(tile, in[o:o+t*3]...)
-				}
-				samples[0] = append(samples[0], tile)
-			}
+		if _, ok := levels[shape]; !ok {
+			shapes = append(shapes, shape)
 		}
+		levels[shape] = append(levels[shape], slices.Clone(in))
 	}
 	for _, im := range images {
 		if _, err := m.detect(im, collect); err != nil {
@@ -59,22 +51,57 @@ func CalibrateMTCNN(p, r, o *infer.Graph, images []*infer.Image, method string, 
 		}
 	}
 	var out [3]map[string]infer.Range
-	for i, g := range []*infer.Graph{p, r, o} {
-		xs := thin(samples[i], calibMaxSamples)
+	// P-Net: one calibration per level size, each on an even share of the
+	// samples, merged by taking the widest range.
+	for _, s := range shapes {
+		xs := thin(levels[s], max(calibMaxSamples/len(shapes), 4))
+		r, err := infer.Calibrate(withInput(p, s), xs, method)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("detect: calibrate %s at %v: %w", p.Meta.Name, s, err)
+		}
+		out[0] = mergeRanges(out[0], r)
+	}
+	if out[0] == nil {
+		return nil, nil, nil, fmt.Errorf("detect: calibrate MTCNN: the %d images are smaller than the minimum face", len(images))
+	}
+	for i, g := range []*infer.Graph{r, o} {
+		xs := thin(samples[i+1], calibMaxSamples)
 		if len(xs) == 0 {
 			return nil, nil, nil, fmt.Errorf("detect: calibrate MTCNN: the %d images gave no input for %s (no faces found?)", len(images), g.Meta.Name)
 		}
-		c := *g
-		c.Inputs = slices.Clone(g.Inputs)
-		c.Inputs[0].Shape[0] = 1
-		if i == 0 {
-			c.Inputs[0].Shape[1], c.Inputs[0].Shape[2] = calibPNetTile, calibPNetTile
-		}
-		if out[i], err = infer.Calibrate(&c, xs, method); err != nil {
+		s := g.Inputs[0].Shape
+		s[0] = 1
+		if out[i+1], err = infer.Calibrate(withInput(g, s), xs, method); err != nil {
 			return nil, nil, nil, fmt.Errorf("detect: calibrate %s on %d samples: %w", g.Meta.Name, len(xs), err)
 		}
 	}
 	return out[0], out[1], out[2], nil
+}
+
+// withInput is a shallow copy of g with input shape s.
+func withInput(g *infer.Graph, s infer.Shape) *infer.Graph {
+	c := *g
+	c.Inputs = slices.Clone(g.Inputs)
+	c.Inputs[0].Shape = s
+	return &c
+}
+
+// mergeRanges widens a by b (a may be nil).
+func mergeRanges(a, b map[string]infer.Range) map[string]infer.Range {
+	if a == nil {
+		a = make(map[string]infer.Range, len(b))
+		for k, v := range b {
+			a[k] = v
+		}
+		return a
+	}
+	for k, v := range b {
+		if w, ok := a[k]; ok {
+			v = infer.Range{Min: min(v.Min, w.Min), Max: max(v.Max, w.Max)}
+		}
+		a[k] = v
+	}
+	return a
 }
 
 // thin keeps at most n of xs, evenly spaced (deterministic).

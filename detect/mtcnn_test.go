@@ -62,3 +62,48 @@ func TestMTCNNOptions(t *testing.T) {
 	_, err = NewMTCNN(p, r, o, MTCNNOptions{Options: Options{Precision: infer.Int8}})
 	assert.ErrorIs(t, err, infer.ErrMissingRange, "int8 without calibration")
 }
+
+// frame640 is 2007_007763.jpg (seven faces of 37-45 px) resized to 640x480.
+func frame640(b testing.TB) *infer.Image {
+	src := loadShared(b, "faces/2007_007763.jpg")
+	out := infer.NewImage(640, 480)
+	sx, sy := float32(src.W)/640, float32(src.H)/480
+	for y := range 480 {
+		for x := range 640 {
+			r, g, bl := src.At(int(float32(x)*sx), int(float32(y)*sy))
+			o := 3 * (y*640 + x)
+			out.Pix[o], out.Pix[o+1], out.Pix[o+2] = r, g, bl
+		}
+	}
+	return out
+}
+
+// BenchmarkMTCNN: the cascade on a 640x480 frame with min face 40 px, as
+// `vigil bench` reports it.
+func BenchmarkMTCNN(b *testing.B) {
+	frame := frame640(b)
+	for _, p := range []infer.Precision{infer.Float32, infer.Int8} {
+		b.Run(p.String(), func(b *testing.B) {
+			d := openMTCNNBench(b, p)
+			defer d.Close()
+			dets, err := d.Detect(frame)
+			require.NoError(b, err)
+			b.ReportMetric(float64(len(dets)), "faces")
+			for b.Loop() {
+				if _, err := d.Detect(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func openMTCNNBench(b *testing.B, p infer.Precision) Detector {
+	c := Config{Options: Options{Precision: p}, MinFace: 40, Models: cacheDir(b, ".")}
+	if p == infer.Int8 {
+		c.Calibration = johnsImages(b)
+	}
+	d, err := Open(NameMTCNN, c)
+	require.NoError(b, err)
+	return d
+}
