@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-edge/vigil/infer"
 	"github.com/vigil-edge/vigil/infer/tfjs"
+	"github.com/vigil-edge/vigil/models"
 )
 
 // repoRoot walks up from the working directory to the folder holding go.mod.
@@ -201,5 +202,63 @@ func TestJohnsChips(t *testing.T) {
 		f, i float64
 	}{{"auc", fr.AUC, ir.AUC}, {"eer", fr.EER, ir.EER}, {"rank1_oneshot", fr.Rank1One, ir.Rank1One}, {"rank1_loo", fr.Rank1LOO, ir.Rank1LOO}} {
 		require.InDelta(t, d.f, d.i, 0.01, d.name)
+	}
+}
+
+// embeddedInt8 is the int8 face-recognition model compiled into vigil.
+func embeddedInt8(t testing.TB) *infer.Graph {
+	t.Helper()
+	g, err := models.Load(models.FaceRecognition)
+	require.NoError(t, err, "embedded model: run make models")
+	require.NotEmpty(t, g.Ranges)
+	return g
+}
+
+// TestJohnsChipsEmbeddedInt8 measures the shipped int8 model against the
+// float graph from the cache: the figures of `vigil eval faces --chips`.
+func TestJohnsChipsEmbeddedInt8(t *testing.T) {
+	set := loadJohns(t)
+	fe, err := NewGraphEmbedder("face-api-resnet128", faceRecognition(t), infer.Options{Precision: infer.Float32, Threads: 2})
+	require.NoError(t, err)
+	defer fe.Close()
+	ie, err := NewGraphEmbedder("face-api-resnet128", embeddedInt8(t), infer.Options{Precision: infer.Int8, Threads: 2})
+	require.NoError(t, err)
+	defer ie.Close()
+	fEmb, labels, keys := embedAll(t, fe, set)
+	iEmb, _, _ := embedAll(t, ie, set)
+	fr := Evaluate(fEmb, labels, keys, DefaultThreshold)
+	ir := Evaluate(iEmb, labels, keys, DefaultThreshold)
+	mc, minc := meanCosine(fEmb, iEmb)
+	t.Logf("float:         AUC %.4f EER %.4f TAR@1e-2 %.4f TAR@1e-3 %.4f LOO %.4f one-shot %.4f acc@%.2f %.4f EER-threshold %.4f", fr.AUC, fr.EER, fr.TAR1e2, fr.TAR1e3, fr.Rank1LOO, fr.Rank1One, fr.Threshold, fr.Accuracy, fr.EERThreshold)
+	t.Logf("embedded int8: AUC %.4f EER %.4f TAR@1e-2 %.4f TAR@1e-3 %.4f LOO %.4f one-shot %.4f acc@%.2f %.4f EER-threshold %.4f", ir.AUC, ir.EER, ir.TAR1e2, ir.TAR1e3, ir.Rank1LOO, ir.Rank1One, ir.Threshold, ir.Accuracy, ir.EERThreshold)
+	t.Logf("embedded int8 vs float cosine: mean %.4f min %.4f", mc, minc)
+	require.GreaterOrEqual(t, mc, 0.99)
+	for _, d := range []struct {
+		name string
+		f, i float64
+	}{{"auc", fr.AUC, ir.AUC}, {"eer", fr.EER, ir.EER}, {"tar_far_1e-2", fr.TAR1e2, ir.TAR1e2}, {"rank1_oneshot", fr.Rank1One, ir.Rank1One}, {"rank1_loo", fr.Rank1LOO, ir.Rank1LOO}, {"accuracy", fr.Accuracy, ir.Accuracy}} {
+		require.InDelta(t, d.f, d.i, 0.01, d.name)
+	}
+}
+
+// BenchmarkEmbed times embedding one aligned chip, one thread.
+func BenchmarkEmbed(b *testing.B) {
+	chip := loadJohns(b)[0].img
+	for _, c := range []struct {
+		name string
+		g    *infer.Graph
+		p    infer.Precision
+	}{{"float32", faceRecognition(b), infer.Float32}, {"int8", embeddedInt8(b), infer.Int8}} {
+		b.Run(c.name, func(b *testing.B) {
+			e, err := NewGraphEmbedder("x", c.g, infer.Options{Precision: c.p, Threads: 1})
+			require.NoError(b, err)
+			defer e.Close()
+			dst := make([]float32, e.Dim())
+			for b.Loop() {
+				if err := e.Embed(chip, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
