@@ -15,11 +15,12 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/vigil-edge/vigil/infer"
+	"github.com/vigil-edge/vigil/infer/onnx"
 )
 
 // openCVRunner runs an ONNX file through OpenCV DNN (gocv) on one thread, on
 // the same NHWC input the other engines get (transposed to NCHW).
-func openCVRunner(model string, onnxModel []byte, input []float32, shape infer.Shape) *benchRunner {
+func openCVRunner(model string, onnxModel []byte, g *infer.Graph, input []float32) *benchRunner {
 	r := &benchRunner{model: model, engine: "opencv-dnn", threads: 1, impl: "OpenCV " + gocv.OpenCVVersion()}
 	net, err := gocv.ReadNetFromONNXBytes(onnxModel)
 	if err != nil || net.Empty() {
@@ -29,9 +30,14 @@ func openCVRunner(model string, onnxModel []byte, input []float32, shape infer.S
 	}
 	net.SetPreferableBackend(gocv.NetBackendOpenCV)
 	net.SetPreferableTarget(gocv.NetTargetCPU)
-	nchw := toNCHW(input, shape)
-	blob, err := gocv.NewMatWithSizesFromBytes([]int{shape[0], shape[3], shape[1], shape[2]}, gocv.MatTypeCV32F,
-		unsafe.Slice((*byte)(unsafe.Pointer(&nchw[0])), 4*len(nchw)))
+	peer := make([]float32, len(input))
+	if err := onnx.PeerInput(g, 0, peer, input); err != nil {
+		net.Close()
+		r.skip = err.Error()
+		return r
+	}
+	blob, err := gocv.NewMatWithSizesFromBytes(peerShape(g), gocv.MatTypeCV32F,
+		unsafe.Slice((*byte)(unsafe.Pointer(&peer[0])), 4*len(peer)))
 	if err != nil {
 		net.Close()
 		r.skip = fmt.Sprintf("OpenCV input blob: %v", err)
@@ -63,18 +69,12 @@ func openCVRunner(model string, onnxModel []byte, input []float32, shape infer.S
 	return r
 }
 
-// toNCHW copies an NHWC tensor into NCHW order.
-func toNCHW(x []float32, s infer.Shape) []float32 {
-	n, h, w, c := s[0], s[1], s[2], s[3]
-	out := make([]float32, len(x))
-	for b := range n {
-		for y := range h {
-			for xx := range w {
-				for ch := range c {
-					out[((b*c+ch)*h+y)*w+xx] = x[((b*h+y)*w+xx)*c+ch]
-				}
-			}
-		}
+// peerShape is the ONNX file's own input shape: NHWC for graphs the importer
+// recorded as such (tf2onnx models), NCHW otherwise (and for exported graphs).
+func peerShape(g *infer.Graph) []int {
+	s := g.Inputs[0].Shape
+	if g.Meta.Extra[onnx.LayoutKey+g.Inputs[0].Name] == "plain" {
+		return []int{s[0], s[1], s[2], s[3]}
 	}
-	return out
+	return []int{s[0], s[3], s[1], s[2]}
 }

@@ -4,6 +4,7 @@ import (
 	ortgo "github.com/yalue/onnxruntime_go"
 
 	"github.com/vigil-edge/vigil/infer"
+	"github.com/vigil-edge/vigil/infer/onnx"
 	"github.com/vigil-edge/vigil/infer/onnx/ort"
 )
 
@@ -11,15 +12,19 @@ import (
 // float32) with the given intra-op thread count, on the same input as the
 // other engines. ONNX Runtime is a peer, not a dependency: the library is
 // loaded at run time, and a missing one makes the runner skipped.
-func ortRunner(model string, onnxModel []byte, input []float32, shape infer.Shape, threads int) *benchRunner {
+func ortRunner(model string, onnxModel []byte, g *infer.Graph, input []float32, outputs []string, threads int) *benchRunner {
 	r := &benchRunner{model: model, engine: "onnxruntime", threads: threads}
-	s, err := ort.NewSession(onnxModel, ort.Options{Threads: threads})
+	s, err := ort.NewSession(onnxModel, ort.Options{Threads: threads, Outputs: outputs})
 	if err != nil {
 		r.skip = err.Error()
 		return r
 	}
 	r.impl = "ONNX Runtime " + ortgo.GetVersion()
-	copy(s.Input(0), toNCHW(input, shape))
+	if err := onnx.PeerInput(g, 0, s.Input(0), input); err != nil {
+		s.Close()
+		r.skip = err.Error()
+		return r
+	}
 	r.run = s.Run
 	r.close = s.Close
 	return r

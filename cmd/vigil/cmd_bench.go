@@ -115,28 +115,45 @@ type benchCase struct {
 	// onnx returns the ONNX model the peers run: the fixture's own file, or
 	// the embedded model exported by infer/onnxexport.
 	onnx func(g *infer.Graph) ([]byte, error)
+	// peerOutputs are the tensors the peers fetch, when vigil's graph stops
+	// before the file's outputs (UltraFace's prior decoding is done in Go).
+	peerOutputs []string
 }
 
 func benchCases() ([]benchCase, []string) {
 	var cases []benchCase
 	var notes []string
 	for _, name := range models.Names() {
-		cases = append(cases, benchCase{name: name, load: func() (*infer.Graph, error) { return models.Load(name) }, onnx: onnxexport.Marshal})
+		cases = append(cases, benchCase{name: name, load: func() (*infer.Graph, error) { return models.Load(name) }, onnx: exportForPeers})
 	}
-	for _, f := range []struct{ name, file string }{
-		{"ultraface-rfb320", "fr_detect.onnx"},
-		{"mobilefacenet", "fr_feature.onnx"},
+	for _, f := range []struct {
+		name, dir, file string
+		load            func(path string) (*infer.Graph, error)
+		outputs         []string
+	}{
+		{"ultraface-rfb320", "faceplugin", "fr_detect.onnx", detect.ImportUltraFace, []string{"scores", "462"}},
+		{"mobilefacenet", "faceplugin", "fr_feature.onnx", func(p string) (*infer.Graph, error) { return onnx.ImportFile(p, onnx.Options{}) }, nil},
+		{"blazeface-front", "blazeface", "face_detection_front_128x128_barracuda.onnx", detect.ImportBlazeFace, nil},
 	} {
-		path, err := models.CachePath("faceplugin", f.file)
+		path, err := models.CachePath(f.dir, f.file)
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("%s skipped: %v", f.name, err))
 			continue
 		}
-		cases = append(cases, benchCase{name: f.name, load: func() (*infer.Graph, error) {
-			return onnx.ImportFile(path, onnx.Options{})
-		}, onnx: func(*infer.Graph) ([]byte, error) { return os.ReadFile(path) }})
+		cases = append(cases, benchCase{name: f.name, peerOutputs: f.outputs,
+			load: func() (*infer.Graph, error) { return f.load(path) },
+			onnx: func(*infer.Graph) ([]byte, error) { return os.ReadFile(path) }})
 	}
 	return cases, notes
+}
+
+// exportForPeers exports an embedded model to ONNX; the export's input is NCHW.
+func exportForPeers(g *infer.Graph) ([]byte, error) {
+	if g.Meta.Extra == nil {
+		g.Meta.Extra = map[string]string{}
+	}
+	g.Meta.Extra[onnx.LayoutKey+g.Inputs[0].Name] = "nchw"
+	return onnxexport.Marshal(g)
 }
 
 // benchImage loads the benchmark input, or makes a deterministic synthetic one.
@@ -206,12 +223,12 @@ func benchOne(bc benchCase, im *infer.Image, iters int, budget time.Duration, th
 			add(&benchRunner{model: bc.name, engine: "onnxruntime", threads: t, skip: err.Error()})
 			continue
 		}
-		add(ortRunner(bc.name, onnxModel, x, shape, t))
+		add(ortRunner(bc.name, onnxModel, g, x, bc.peerOutputs, t))
 	}
 	if err != nil {
 		add(&benchRunner{model: bc.name, engine: "opencv-dnn", threads: 1, skip: err.Error()})
 	} else {
-		add(openCVRunner(bc.name, onnxModel, x, shape))
+		add(openCVRunner(bc.name, onnxModel, g, x))
 	}
 	for _, r := range runners {
 		if r.skip == "" && r.run == nil {
