@@ -76,6 +76,9 @@ func TestTinyFaceDetector(t *testing.T) {
 	evalBoth(t, "tiny 416", func(t *testing.T, p infer.Precision) Detector {
 		return openCfg(t, NameTiny, p, Config{})
 	}, target{maxAPDrop: 1})
+	evalBoth(t, "tiny 608", func(t *testing.T, p infer.Precision) Detector {
+		return openCfg(t, NameTiny, p, Config{InputSize: 608})
+	}, target{maxAPDrop: 1})
 }
 
 func TestSlidingWindowPNet(t *testing.T) {

@@ -131,3 +131,22 @@ func TestEvalDetect(t *testing.T) {
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, stdout, "detect")
 }
+
+func TestDetectInt8Calibration(t *testing.T) {
+	faces := sharedFaces(t)
+	img := filepath.Join(faces, "2008_001322.jpg")
+	johns := filepath.Join(filepath.Dir(faces), "johns")
+
+	code, stdout, stderr := vigil(t, "detect", "--detector", "ultraface", "--calib", johns, "--json", img)
+	require.Equal(t, exitOK, code, stderr)
+	var rec struct{ Faces []map[string]any }
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rec))
+	assert.Len(t, rec.Faces, 3, "three faces in 2008_001322.jpg")
+	assert.NotContains(t, stderr, "calibrating on the")
+
+	// Without --calib (and no embedded UltraFace), it calibrates on the images given and says so.
+	code, stdout, stderr = vigil(t, "detect", "--detector", "ultraface", img)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "calibrating on the 1 images given")
+	assert.Contains(t, stdout, "3 faces")
+}
