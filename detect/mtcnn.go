@@ -136,6 +136,7 @@ func (m *MTCNN) stage1(im *infer.Image, collect collector) ([]Detection, error) 
 		return nil, fmt.Errorf("mtcnn: %w", err)
 	}
 	var all []Detection
+	var regs [][4]float32
 	meta := &m.p.g.Meta
 	for _, s := range scales {
 		w, h := ScaledSize(im.W, im.H, s)
@@ -162,7 +163,9 @@ func (m *MTCNN) stage1(im *infer.Image, collect collector) ([]Detection, error) 
 		gh, gw := os[1], os[2]
 		// The level's true scale per axis (sizes were rounded up).
 		sx, sy := float32(w)/float32(im.W), float32(h)/float32(im.H)
-		var level []Detection
+		var boxes []Box
+		var scores []float32
+		var lregs [][4]float32
 		for r := range gh {
 			for c := range gw {
 				i := r*gw + c
@@ -170,25 +173,25 @@ func (m *MTCNN) stage1(im *infer.Image, collect collector) ([]Detection, error) 
 				if p < m.opt.Thresholds[0] {
 					continue
 				}
-				b := BoxFromCorners(float32(2*c)/sx, float32(2*r)/sy, float32(2*c+12)/sx, float32(2*r+12)/sy)
-				d := reg[4*i : 4*i+4]
-				level = append(level, Detection{
-					Box:   b,
-					Score: p,
-					// The regression rides along in Landmarks until it is applied.
-					Landmarks: [][2]float32{{d[0], d[1]}, {d[2], d[3]}},
-				})
+				// Cell (r, c) is the 12x12 window at (2c, 2r) of the level.
+				boxes = append(boxes, BoxFromCorners(float32(2*c)/sx, float32(2*r)/sy, float32(2*c+12)/sx, float32(2*r+12)/sy))
+				scores = append(scores, p)
+				lregs = append(lregs, [4]float32(reg[4*i:4*i+4]))
 			}
 		}
-		all = append(all, NMSDetections(level, mtcnnNMSPerScale)...)
+		for _, k := range NMS(boxes, scores, nil, mtcnnNMSPerScale) {
+			all = append(all, Detection{Box: boxes[k], Score: scores[k]})
+			regs = append(regs, lregs[k])
+		}
 	}
-	all = NMSDetections(all, mtcnnNMSStage1)
-	for i := range all {
-		d := all[i].Landmarks
-		all[i].Box = ApplyOffsets(all[i].Box, d[0][0], d[0][1], d[1][0], d[1][1]).Square()
-		all[i].Landmarks = nil
+	boxes, scores := split(all)
+	keep := NMS(boxes, scores, nil, mtcnnNMSStage1)
+	out := make([]Detection, 0, len(keep))
+	for _, k := range keep {
+		d := regs[k]
+		out = append(out, Detection{Box: ApplyOffsets(all[k].Box, d[0], d[1], d[2], d[3]).Square(), Score: all[k].Score})
 	}
-	return dropEmpty(all), nil
+	return dropEmpty(out), nil
 }
 
 func dropEmpty(d []Detection) []Detection {
