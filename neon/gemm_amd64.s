@@ -492,6 +492,25 @@ avx2_done:
 	VPSRAVD   off+192(R8), X, X \
 	VPADDD    Y3, X, X
 
+// EPI8NL is EPI8N for a left shift of 0 in every lane (multipliers below 1,
+// as AddInt8's always are): no saturating pre-shift.
+#define EPI8NL(off, X) \
+	VPADDD    off(R8), X, X \ // + bias (wrapping, as in Go)
+	VMOVDQU   off+64(R8), Y2 \
+	VPMULDQ   Y2, X, Y3 \     // even lanes: 64-bit x*mult
+	VPSHUFD   $0xF5, X, Y4 \
+	VPSHUFD   $0xF5, Y2, Y5 \
+	VPMULDQ   Y5, Y4, Y4 \    // odd lanes
+	VPADDQ    Y15, Y3, Y3 \   // + 2^30
+	VPADDQ    Y15, Y4, Y4 \
+	VPSRLQ    $31, Y3, Y3 \   // low dword = bits 31..62 = (p+2^30)>>31
+	VPSLLQ    $1, Y4, Y4 \    // high dword = the same bits, for the odd lanes
+	VPBLENDD  $0xAA, Y4, Y3, X \
+	VPSRAVD   off+256(R8), X, Y3 \ // rounding right shift without overflow:
+	VPAND     off+320(R8), Y3, Y3 \ // (x >> r) + ((x >> (r-1)) & 1)
+	VPSRAVD   off+192(R8), X, X \
+	VPADDD    Y3, X, X
+
 // func epilogueAVX2(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
 TEXT ·epilogueAVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -662,6 +681,70 @@ add_loop:
 	JMP  add_loop
 
 add_done:
+	VZEROUPPER
+	RET
+
+// ADDHALFNL is ADDHALF without the inputs' saturating pre-shift; loads 8 int8 at off of (SI) and (DX), computes the rescaled sum
+// of AddInt8 up to the output Requantize (exact int32) and leaves it in X.
+// R9, R10, R11 point at the epi of input A, input B and the output.
+#define ADDHALFNL(off, X) \
+	VPMOVSXBD off(SI), X \
+	VPSUBD    Y10, X, X \
+	VPSLLD    $20, X, X \
+	MOVQ      R9, R8 \
+	EPI8NL(0, X) \
+	VPMOVSXBD off(DX), Y6 \
+	VPSUBD    Y9, Y6, Y6 \
+	VPSLLD    $20, Y6, Y6 \
+	MOVQ      R10, R8 \
+	EPI8NL(0, Y6) \
+	VPADDD    Y6, X, X \
+	MOVQ      R11, R8 \
+	EPI8R(0, X)
+
+// func addAVX2NoLeft(dst, a, b *int8, n int, zp *[2]int32, ea, eb, eo *epi)
+//
+// addAVX2 for inputs whose shifts are >= 0 (no saturating pre-shift).
+//
+// n (a multiple of 16) elements of AddInt8; every lane of ea, eb, eo holds
+// the same parameters, and eo's clamp and zero point are the output's.
+TEXT ·addAVX2NoLeft(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ zp+32(FP), AX
+	MOVQ ea+40(FP), R9
+	MOVQ eb+48(FP), R10
+	MOVQ eo+56(FP), R11
+	VPBROADCASTD 0(AX), Y10
+	VPBROADCASTD 4(AX), Y9
+	MOVQ $0x40000000, AX
+	MOVQ AX, X15
+	VPBROADCASTQ X15, Y15
+	VPCMPEQD     Y14, Y14, Y14
+	VPSRLD       $1, Y14, Y14
+	VPBROADCASTD 384(R11), Y13
+	VPBROADCASTD 388(R11), Y12
+	VPBROADCASTD 392(R11), Y11
+
+addnl_loop:
+	TESTQ CX, CX
+	JZ    addnl_done
+	ADDHALFNL(0, Y0)
+	ADDHALFNL(8, Y1)
+	VPACKSSDW    Y1, Y0, Y0
+	VPERMQ       $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSWB    X1, X0, X0
+	VMOVDQU      X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP  addnl_loop
+
+addnl_done:
 	VZEROUPPER
 	RET
 

@@ -143,6 +143,9 @@ func (e *epi) uniform(bias, mult, shift, zp int32, lo, hi int64) {
 func addAVX2(dst, a, b *int8, n int, zp *[2]int32, ea, eb, eo *epi)
 
 //go:noescape
+func addAVX2NoLeft(dst, a, b *int8, n int, zp *[2]int32, ea, eb, eo *epi)
+
+//go:noescape
 func requantizeAVX2(dst, src *int8, n int, e *epi)
 
 // archAdd does the first len(a)&^15 elements of AddInt8 and returns how
@@ -158,7 +161,11 @@ func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, mu
 	eo.uniform(0, multOut, shiftOut, zpOut, int64(lo), int64(hi))
 	zp := [2]int32{zpA, zpB}
 	_, _ = dst[n-1], b[n-1]
-	addAVX2(&dst[0], &a[0], &b[0], n, &zp, &ea, &eb, &eo)
+	if shiftA >= 0 && shiftB >= 0 {
+		addAVX2NoLeft(&dst[0], &a[0], &b[0], n, &zp, &ea, &eb, &eo)
+	} else {
+		addAVX2(&dst[0], &a[0], &b[0], n, &zp, &ea, &eb, &eo)
+	}
 	return n
 }
 
