@@ -16,4 +16,16 @@
 //     write replaces it atomically, and a file that fails its checks is
 //     refused, never repaired or overwritten.
 //   - The package is plain Go: no gocv, no cgo; it runs under qemu.
+//
+// Gallery file (DIR/gallery.vgf, mode 0600 in a 0700 directory), version 1:
+//
+//	"VIGILGAL" | version uint32 LE | payload length uint64 LE | JSON payload | SHA-256 of all before
+//
+// The payload is a Snapshot: model (embedding space), dim, identities sorted
+// by name, each with samples (id, L2-normalised embedding, optional JPEG
+// chip, source, time added), the optional projection head, a generation
+// counter and the next sample id. A write goes to a temporary file in DIR,
+// is fsynced, renamed over gallery.vgf and the directory is fsynced;
+// writers hold an flock on DIR/.lock and start from the file on disk, so
+// several processes may enrol at once without losing each other's work.
 package face
