@@ -66,6 +66,9 @@ type epi struct {
 //go:noescape
 func epilogueAVX2(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
 
+//go:noescape
+func epilogueAVX512(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
+
 // archEpilogue runs the Requant epilogue of a rows x nj tile in assembly:
 // same integer steps as Requantize, 8 lanes at a time (see the .s file).
 func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
@@ -73,11 +76,19 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 	e.set(q, j0, nj)
 	if nj == panelN {
 		_ = dst[off+(rows-1)*ldd+panelN-1]
-		epilogueAVX2(&dst[off], ldd, acc, rows, &e)
+		if id == idVNNI512 {
+			epilogueAVX512(&dst[off], ldd, acc, rows, &e)
+		} else {
+			epilogueAVX2(&dst[off], ldd, acc, rows, &e)
+		}
 		return true
 	}
 	var tmp [tileM * panelN]int8
-	epilogueAVX2(&tmp[0], panelN, acc, rows, &e)
+	if id == idVNNI512 {
+		epilogueAVX512(&tmp[0], panelN, acc, rows, &e)
+	} else {
+		epilogueAVX2(&tmp[0], panelN, acc, rows, &e)
+	}
 	for r := 0; r < rows; r++ {
 		copy(dst[off+r*ldd:off+r*ldd+nj], tmp[r*panelN:])
 	}
