@@ -59,7 +59,12 @@ func sgemm(m int, a []float32, lda int, b *packedF, c []float32, ldc int) {
 		i := 0
 		if sgemmFMA {
 			for ; i+8 <= m; i += 8 {
-				for p := range full {
+				p := 0
+				for ; p+2 <= full; p += 2 {
+					pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
+					sgemm8x8FMA(kc, &a[i*lda+k0], lda, &pan[0], k*sgemmNR, &c[i*ldc+p*sgemmNR], ldc)
+				}
+				if p < full {
 					pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
 					sgemm8x4FMA(kc, &a[i*lda+k0], lda, &pan[0], &c[i*ldc+p*sgemmNR], ldc)
 				}

@@ -14,3 +14,6 @@ func sgemm8x4FMA(kc int, a *float32, lda int, b *float32, c *float32, ldc int)
 
 //go:noescape
 func sgemm1x4FMA(kc int, a *float32, b *float32, c *float32)
+
+//go:noescape
+func sgemm8x8FMA(kc int, a *float32, lda int, b *float32, bstride int, c *float32, ldc int)

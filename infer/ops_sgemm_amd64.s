@@ -108,3 +108,90 @@ store1:
 	VADDPS  (DX), X0, X0
 	VMOVUPS X0, (DX)
 	RET
+
+
+// func sgemm8x8FMA(kc int, a *float32, lda int, b *float32, bstride int, c *float32, ldc int)
+// Two adjacent panels (8 columns) at once on YMM: b points at the first
+// panel's row k0, the second panel is bstride floats further. Per element
+// the arithmetic is sgemm8x4FMA's, so results do not depend on which kernel
+// covered a column.
+TEXT ·sgemm8x8FMA(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DX
+	SHLQ $2, DX
+	MOVQ b+24(FP), DI
+	LEAQ (SI)(DX*1), R8
+	LEAQ (SI)(DX*2), R9
+	LEAQ (R8)(DX*2), R10
+	LEAQ (SI)(DX*4), R11
+	LEAQ (R8)(DX*4), R12
+	LEAQ (R9)(DX*4), R13
+	LEAQ (R10)(DX*4), BX
+	MOVQ bstride+32(FP), DX
+	SHLQ $2, DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ AX, AX
+	TESTQ CX, CX
+	JZ   store88
+
+loop88:
+	VMOVUPS      (DI), X8
+	VINSERTF128  $1, (DI)(DX*1), Y8, Y8
+	VBROADCASTSS (SI)(AX*1), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(AX*1), Y10
+	VFMADD231PS  Y8, Y10, Y1
+	VBROADCASTSS (R9)(AX*1), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VBROADCASTSS (R10)(AX*1), Y12
+	VFMADD231PS  Y8, Y12, Y3
+	VBROADCASTSS (R11)(AX*1), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(AX*1), Y10
+	VFMADD231PS  Y8, Y10, Y5
+	VBROADCASTSS (R13)(AX*1), Y11
+	VFMADD231PS  Y8, Y11, Y6
+	VBROADCASTSS (BX)(AX*1), Y12
+	VFMADD231PS  Y8, Y12, Y7
+	ADDQ $4, AX
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  loop88
+
+store88:
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Y2, Y2
+	VMOVUPS Y2, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Y3, Y3
+	VMOVUPS Y3, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Y4, Y4
+	VMOVUPS Y4, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Y5, Y5
+	VMOVUPS Y5, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Y6, Y6
+	VMOVUPS Y6, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Y7, Y7
+	VMOVUPS Y7, (DX)
+	VZEROUPPER
+	RET
