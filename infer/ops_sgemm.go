@@ -12,6 +12,7 @@ import "runtime"
 const (
 	sgemmNR = 4   // columns per packed panel
 	sgemmKC = 256 // k block: an A row block and a B panel block stay in L1
+	sgemmNC = 32  // panels per column block of the assembly path (128 columns)
 )
 
 // wideRegs selects the 4x4 micro-kernel where the register file holds its 16
@@ -52,39 +53,15 @@ func sgemm(m int, a []float32, lda int, b *packedF, c []float32, ldc int) {
 	_ = a[(m-1)*lda+k-1]
 	_ = c[(m-1)*ldc+n-1]
 	np := (n + sgemmNR - 1) / sgemmNR
-	full := n / sgemmNR // panels with all NR columns
 	for k0 := 0; k0 < k; k0 += sgemmKC {
 		k1 := min(k0+sgemmKC, k)
 		kc := k1 - k0
 		i := 0
 		if sgemmFMA {
-			for ; i+8 <= m; i += 8 {
-				p := 0
-				for ; p+2 <= full; p += 2 {
-					pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
-					sgemm8x8FMA(kc, &a[i*lda+k0], lda, &pan[0], k*sgemmNR, &c[i*ldc+p*sgemmNR], ldc)
-				}
-				if p < full {
-					pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
-					sgemm8x4FMA(kc, &a[i*lda+k0], lda, &pan[0], &c[i*ldc+p*sgemmNR], ldc)
-				}
-				if full < np {
-					pan := b.panels[full*k*sgemmNR+k0*sgemmNR : full*k*sgemmNR+k1*sgemmNR]
-					j := full * sgemmNR
-					for r := i; r < i+8; r++ {
-						kern1xTail(a[r*lda+k0:r*lda+k1], pan, c[r*ldc+j:r*ldc+n])
-					}
-				}
-			}
-			for ; i < m; i++ {
-				for p := range full {
-					pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
-					sgemm1x4FMA(kc, &a[i*lda+k0], &pan[0], &c[i*ldc+p*sgemmNR])
-				}
-				if full < np {
-					pan := b.panels[full*k*sgemmNR+k0*sgemmNR : full*k*sgemmNR+k1*sgemmNR]
-					kern1xTail(a[i*lda+k0:i*lda+k1], pan, c[i*ldc+full*sgemmNR:i*ldc+n])
-				}
+			// Column blocks of sgemmNC panels keep the packed B block
+			// (sgemmNC*4 x kc floats) in L2 while every row block reads it.
+			for pb := 0; pb < np; pb += sgemmNC {
+				sgemmBlockFMA(m, a, lda, b, c, ldc, k0, k1, pb, min(pb+sgemmNC, np))
 			}
 			continue
 		}
@@ -121,6 +98,43 @@ func sgemm(m int, a []float32, lda int, b *packedF, c []float32, ldc int) {
 					kern1xTail(a0, pan, c[i*ldc+j:i*ldc+n])
 				}
 			}
+		}
+	}
+}
+
+// sgemmBlockFMA is sgemm's assembly path over k in [k0, k1) and panels
+// [pb, pe).
+func sgemmBlockFMA(m int, a []float32, lda int, b *packedF, c []float32, ldc int, k0, k1, pb, pe int) {
+	n, k := b.n, b.k
+	kc := k1 - k0
+	full := min(pe, n/sgemmNR) // full panels end here
+	i := 0
+	for ; i+8 <= m; i += 8 {
+		p := pb
+		for ; p+2 <= full; p += 2 {
+			pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
+			sgemm8x8FMA(kc, &a[i*lda+k0], lda, &pan[0], k*sgemmNR, &c[i*ldc+p*sgemmNR], ldc)
+		}
+		if p < full {
+			pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
+			sgemm8x4FMA(kc, &a[i*lda+k0], lda, &pan[0], &c[i*ldc+p*sgemmNR], ldc)
+		}
+		if full < pe {
+			pan := b.panels[full*k*sgemmNR+k0*sgemmNR : full*k*sgemmNR+k1*sgemmNR]
+			j := full * sgemmNR
+			for r := i; r < i+8; r++ {
+				kern1xTail(a[r*lda+k0:r*lda+k1], pan, c[r*ldc+j:r*ldc+n])
+			}
+		}
+	}
+	for ; i < m; i++ {
+		for p := pb; p < full; p++ {
+			pan := b.panels[p*k*sgemmNR+k0*sgemmNR:]
+			sgemm1x4FMA(kc, &a[i*lda+k0], &pan[0], &c[i*ldc+p*sgemmNR])
+		}
+		if full < pe {
+			pan := b.panels[full*k*sgemmNR+k0*sgemmNR : full*k*sgemmNR+k1*sgemmNR]
+			kern1xTail(a[i*lda+k0:i*lda+k1], pan, c[i*ldc+full*sgemmNR:i*ldc+n])
 		}
 	}
 }

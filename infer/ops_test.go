@@ -509,7 +509,7 @@ func TestSGEMM(t *testing.T) {
 	r := rand.New(rand.NewPCG(43, 44))
 	sgemmPaths(t, func(t *testing.T) {
 		for _, m := range []int{1, 3, 4, 7, 8, 9, 17} {
-			for _, n := range []int{1, 3, 4, 5, 9, 17} {
+			for _, n := range []int{1, 3, 4, 5, 9, 17, 137} {
 				for _, k := range []int{1, 7, 300} {
 					lda, ldc := k+3, n+2
 					a := rndVec(r, m*lda, -1, 1)
