@@ -357,6 +357,15 @@ func TestCalibrateMethods(t *testing.T) {
 	}
 	_, err := Calibrate(g, xs, "magic")
 	assert.Error(t, err)
+	// Streaming calibration gives the same ranges and reports progress.
+	var calls []int
+	rs, err := CalibrateWith(g, len(xs), func(i int, dst []float32) error { copy(dst, xs[i]); return nil }, "entropy",
+		func(done, total int) { calls = append(calls, done, total) })
+	require.NoError(t, err)
+	want, err := Calibrate(g, xs, "entropy")
+	require.NoError(t, err)
+	assert.Equal(t, want, rs)
+	assert.Equal(t, []int{1, 6, 2, 6, 3, 6, 4, 6, 5, 6, 6, 6}, calls)
 	_, err = Calibrate(g, [][]float32{{1, 2}}, "minmax")
 	assert.ErrorContains(t, err, "sample 0")
 }

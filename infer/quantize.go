@@ -14,13 +14,28 @@ import (
 // observed (min/max) range: only inner tensors are clipped. Ranges are
 // computed on the graph as NewModel compiles it (BatchNorm folded,
 // activations fused); a merged node's name gets the range of the node it
-// was merged into. The inputs of a Concat that only feed it take the Concat's range, so
-// the int8 Concat is a copy.
+// was merged into. The inputs of a Concat that only feed it take the
+// Concat's range, so the int8 Concat is a copy.
 func Calibrate(g *Graph, inputs [][]float32, method string) (map[string]Range, error) {
+	return CalibrateWith(g, len(inputs), func(i int, dst []float32) error {
+		if len(inputs[i]) != len(dst) {
+			return fmt.Errorf("sample %d has %d values, input %q %v needs %d", i, len(inputs[i]), g.Inputs[0].Name, g.Inputs[0].Shape, len(dst))
+		}
+		copy(dst, inputs[i])
+		return nil
+	}, method, nil)
+}
+
+// CalibrateWith is Calibrate over n samples produced on demand, so a large
+// calibration set need not sit in memory: sample(i, dst) fills graph input 0
+// with sample i (histogram methods ask for every sample twice: a first pass
+// finds each tensor's extent). progress, when not nil, is called after each
+// sample with the number done and the total number of runs.
+func CalibrateWith(g *Graph, n int, sample func(i int, dst []float32) error, method string, progress func(done, total int)) (map[string]Range, error) {
 	if _, err := quant.NewObserver(method); err != nil {
 		return nil, err
 	}
-	if len(inputs) == 0 {
+	if n <= 0 {
 		return nil, fmt.Errorf("infer: calibrate: no calibration samples")
 	}
 	if len(g.Inputs) != 1 {
@@ -36,24 +51,32 @@ func Calibrate(g *Graph, inputs [][]float32, method string) (map[string]Range, e
 	for i := range obs {
 		obs[i], _ = quant.NewObserver(method)
 	}
+	_, twoPass := obs[0].(quant.Ranger)
+	total, done := n, 0
+	if twoPass {
+		total = 2 * n
+	}
 	in := s.Input(0)
 	pass := func(observe func(i int, x []float32)) error {
-		for k, x := range inputs {
-			if len(x) != len(in) {
-				return fmt.Errorf("infer: calibrate: sample %d has %d values, input %q %v needs %d", k, len(x), m.tensors[m.inputs[0]].name, m.InputShape(0), len(in))
+		for k := range n {
+			if err := sample(k, in); err != nil {
+				return fmt.Errorf("infer: calibrate: %w", err)
 			}
-			copy(in, x)
 			if err := s.Run(); err != nil {
 				return err
 			}
 			for i, t := range m.tensors {
 				observe(i, s.fbuf(t))
 			}
+			done++
+			if progress != nil {
+				progress(done, total)
+			}
 		}
 		return nil
 	}
 	var mm []quant.MinMax
-	if _, ok := obs[0].(quant.Ranger); ok {
+	if twoPass {
 		// Histogram observers: a first pass finds each tensor's extent.
 		mm = make([]quant.MinMax, len(obs))
 		if err := pass(func(i int, x []float32) { mm[i].Observe(x) }); err != nil {
