@@ -1,5 +1,22 @@
 package infer
 
+// The executors. NewModel compiles a Graph into layers (one per node, after
+// BatchNorm folding and activation fusion) that hold packed weights and
+// arena offsets; a Session owns the arena and runs the layers in order.
+//
+//   - Memory: every activation tensor gets an offset in one arena, planned
+//     at compile time by greedy first fit over tensor lifetimes (Reshape and
+//     Flatten alias their input). Scratch (im2col rows, accumulators) is per
+//     worker. Run allocates nothing.
+//   - Threads: a Session with Threads > 1 keeps Threads-1 goroutines; a large
+//     layer splits its rows (output pixels or rows) into contiguous ranges,
+//     aligned to 8 rows, one per worker. Every output element is computed by
+//     the same arithmetic whatever the split, so results do not depend on
+//     Threads (bit for bit, int8 and float).
+//   - Float32: im2col + SGEMM (ops_sgemm*.go: AVX/FMA3 on amd64, NEON on
+//     arm64, pure Go elsewhere or with -tags purego), direct depthwise.
+//   - Int8: see exec_int8.go.
+
 import (
 	"errors"
 	"fmt"
@@ -380,7 +397,8 @@ func (m *Model) plan() {
 	}
 }
 
-// Graph returns the compiled (folded) graph. Do not modify it.
+// Graph returns the compiled graph (BatchNorm folded, activations fused,
+// inputs at this model's shapes). Do not modify it.
 func (m *Model) Graph() *Graph { return m.g }
 
 // NumInputs is the number of graph inputs.
