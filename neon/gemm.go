@@ -95,21 +95,28 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 	_ = q.Bias[p.N-1]
 	_ = q.Mult[p.N-1]
 	_ = q.Shift[p.N-1]
-	var acc [tileM * panelN]int32
+	var acc, acc2 [tileM * panelN]int32
 	panels := (p.N + panelN - 1) / panelN
 	for i0 := 0; i0 < m; i0 += tileM {
 		rows := min(tileM, m-i0)
-		for pi := 0; pi < panels; pi++ {
-			j0 := pi * panelN
-			nj := min(panelN, p.N-j0)
-			gemmTile(&acc, a, i0*lda, lda, rows, p, pi)
-			if cur.id != 0 && archEpilogue(cur.id, dst, i0*ldd+j0, ldd, &acc, rows, nj, q, j0) {
-				continue
+		for pi := 0; pi < panels; {
+			n := gemmTiles(&acc, &acc2, a, i0*lda, lda, rows, p, pi, panels)
+			for t := 0; t < n; t++ {
+				ac := &acc
+				if t == 1 {
+					ac = &acc2
+				}
+				j0 := (pi + t) * panelN
+				nj := min(panelN, p.N-j0)
+				if cur.id != 0 && archEpilogue(cur.id, dst, i0*ldd+j0, ldd, ac, rows, nj, q, j0) {
+					continue
+				}
+				for r := 0; r < rows; r++ {
+					o := (i0+r)*ldd + j0
+					epilogueRow(dst[o:o+nj], ac[r*panelN:r*panelN+nj], q, j0)
+				}
 			}
-			for r := 0; r < rows; r++ {
-				o := (i0+r)*ldd + j0
-				epilogueRow(dst[o:o+nj], acc[r*panelN:r*panelN+nj], q, j0)
-			}
+			pi += n
 		}
 	}
 }
@@ -121,24 +128,42 @@ func GemmInt32(dst []int32, ldd int, a []int8, lda int, m int, p *Packed) {
 	if m == 0 || p.N == 0 {
 		return
 	}
-	var acc [tileM * panelN]int32
+	var acc, acc2 [tileM * panelN]int32
 	panels := (p.N + panelN - 1) / panelN
 	for i0 := 0; i0 < m; i0 += tileM {
 		rows := min(tileM, m-i0)
-		for pi := 0; pi < panels; pi++ {
-			j0 := pi * panelN
-			nj := min(panelN, p.N-j0)
-			gemmTile(&acc, a, i0*lda, lda, rows, p, pi)
-			for r := 0; r < rows; r++ {
-				o := (i0+r)*ldd + j0
-				copy(dst[o:o+nj], acc[r*panelN:r*panelN+nj])
+		for pi := 0; pi < panels; {
+			n := gemmTiles(&acc, &acc2, a, i0*lda, lda, rows, p, pi, panels)
+			for t := 0; t < n; t++ {
+				ac := &acc
+				if t == 1 {
+					ac = &acc2
+				}
+				j0 := (pi + t) * panelN
+				nj := min(panelN, p.N-j0)
+				for r := 0; r < rows; r++ {
+					o := (i0+r)*ldd + j0
+					copy(dst[o:o+nj], ac[r*panelN:r*panelN+nj])
+				}
 			}
+			pi += n
 		}
 	}
 }
 
 // tile kernels compute rows (1..tileM) x 16 int32 dot products of length k
 // between a[off+r*lda:][:k] and one packed panel w, into acc[r*16+j].
+
+// gemmTiles fills acc with panel pi and, where the implementation does two
+// panels at once and pi+1 exists, acc2 with panel pi+1. It returns the
+// number of panels done.
+func gemmTiles(acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi, panels int) int {
+	if p.K > 0 && cur.id != 0 && pi+1 < panels && archTile2(cur.id, acc, acc2, a, off, lda, rows, p, pi) {
+		return 2
+	}
+	gemmTile(acc, a, off, lda, rows, p, pi)
+	return 1
+}
 
 // gemmTile fills acc[r*16+j] for r < rows with the dot products of rows
 // a[off+r*lda:][:K] and the 16 channels of panel pi, using the selected

@@ -34,6 +34,26 @@ func tileVNNI512(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *
 //go:noescape
 func tileAVX2(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, tail *[tileM]uint32)
 
+//go:noescape
+func tileVNNI512x2(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, pstride int, init *int32, tail *[tileM]uint32)
+
+// archTile2 computes panels pi and pi+1 in one pass where the kernel can
+// (VNNI), and reports whether it did.
+func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) bool {
+	if id != idVNNI512 {
+		return false
+	}
+	var tw [tileM]uint32
+	var tail *[tileM]uint32
+	if tailWords(&tw, a, off, lda, rows, p.K) {
+		tail = &tw
+	}
+	_ = p.comp[pi*panelN+2*panelN-1]
+	_ = p.data[(pi+2)*p.kp*panelN-1]
+	tileVNNI512x2(acc, acc2, &a[off], lda, rows, p.K/groupK, &p.data[pi*p.kp*panelN], p.kp*panelN, &p.comp[pi*panelN], tail)
+	return true
+}
+
 func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
 	var tw [tileM]uint32
 	var tail *[tileM]uint32

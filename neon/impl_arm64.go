@@ -164,3 +164,7 @@ func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8
 	requantizeNEON(&dst[0], &src[0], n, &p)
 	return n
 }
+
+func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) bool {
+	return false
+}

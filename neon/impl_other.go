@@ -23,3 +23,7 @@ func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, mu
 func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8) int {
 	return 0
 }
+
+func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) bool {
+	return false
+}
