@@ -362,6 +362,9 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 	case depthwise:
 		l.kind = convDepthwise
 		l.dw3 = l.ocg == 1 && g.kh == 3 && g.kw == 3 && g.sh == g.sw && (g.sh == 1 || g.sh == 2)
+		if !l.dw3 {
+			m.scratchI = max(m.scratchI, g.oc)
+		}
 	case l.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == g.h && g.ow == g.w:
 		l.kind = conv1x1
 	default:
@@ -389,7 +392,7 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 	in, out := s.bbuf(l.in), s.bbuf(l.out)
 	switch l.kind {
 	case convDepthwise:
-		l.depthwise(in, out, lo, hi)
+		l.depthwise(in, out, lo, hi, s.si[w])
 		return
 	case conv1x1:
 		neon.Gemm(out[lo*g.oc:hi*g.oc], g.oc, in[lo*g.c:hi*g.c], g.c, hi-lo, l.packed[0], l.q[0])
@@ -445,7 +448,7 @@ func fill8(b []int8, v int8) {
 }
 
 // depthwise computes output rows [lo, hi) over N*OH.
-func (l *convQ) depthwise(in, out []int8, lo, hi int) {
+func (l *convQ) depthwise(in, out []int8, lo, hi int, acc32 []int32) {
 	g := l.g
 	oc := g.oc
 	if l.dw3 {
@@ -471,37 +474,43 @@ func (l *convQ) depthwise(in, out []int8, lo, hi int) {
 	}
 	q := l.dwq
 	zp := l.in.zp
-	var accs [64]int32
+	acc := acc32[:oc]
 	for r := lo; r < hi; r++ {
 		n, oy := r/g.oh, r%g.oh
 		for ox := range g.ow {
 			o := out[((n*g.oh+oy)*g.ow+ox)*oc : ((n*g.oh+oy)*g.ow+ox+1)*oc]
-			for c0 := 0; c0 < oc; c0 += len(accs) {
-				c1 := min(c0+len(accs), oc)
-				acc := accs[:c1-c0]
-				clear(acc)
-				for ky := range g.kh {
-					iy := oy*g.sh - g.pt + ky
-					for kx := range g.kw {
-						ix := ox*g.sw - g.pl + kx
-						wt := l.dw[(ky*g.kw+kx)*oc+c0 : (ky*g.kw+kx)*oc+c1]
-						if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
-							for j := range acc {
-								acc[j] += zp * int32(wt[j])
-							}
-							continue
+			clear(acc)
+			for ky := range g.kh {
+				iy := oy*g.sh - g.pt + ky
+				for kx := range g.kw {
+					ix := ox*g.sw - g.pl + kx
+					wt := l.dw[(ky*g.kw+kx)*oc : (ky*g.kw+kx+1)*oc]
+					wt = wt[:len(acc)]
+					if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
+						// Padding holds the zero point: the bias folded -zp*sum(w).
+						for j, w := range wt {
+							acc[j] += zp * int32(w)
 						}
-						px := in[((n*g.h+iy)*g.w+ix)*g.c : ((n*g.h+iy)*g.w+ix+1)*g.c]
-						for j := range acc {
-							acc[j] += int32(px[(c0+j)/l.ocg]) * int32(wt[j])
+						continue
+					}
+					px := in[((n*g.h+iy)*g.w+ix)*g.c : ((n*g.h+iy)*g.w+ix+1)*g.c]
+					if l.ocg == 1 {
+						px = px[:len(acc)]
+						for j, w := range wt {
+							acc[j] += int32(px[j]) * int32(w)
 						}
+						continue
+					}
+					for j, w := range wt {
+						acc[j] += int32(px[j/l.ocg]) * int32(w)
 					}
 				}
-				for j, a := range acc {
-					c := c0 + j
-					v := int64(neon.Requantize(a+q.Bias[c], q.Mult[c], q.Shift[c])) + int64(q.ZeroPoint)
-					o[c] = int8(min(max(v, int64(q.Min)), int64(q.Max)))
-				}
+			}
+			bias, mult, shift := q.Bias[:len(acc)], q.Mult[:len(acc)], q.Shift[:len(acc)]
+			o = o[:len(acc)]
+			for j, a := range acc {
+				v := int64(neon.Requantize(a+bias[j], mult[j], shift[j])) + int64(q.ZeroPoint)
+				o[j] = int8(min(max(v, int64(q.Min)), int64(q.Max)))
 			}
 		}
 	}

@@ -174,7 +174,9 @@ func convCases() []convCase {
 		{Shape{1, 10, 9, 6}, 6, 3, 3, 2, 2, 6, Padding{Mode: PadSame}, ActReLU6}, // depthwise stride 2
 		{Shape{1, 11, 10, 4}, 8, 5, 5, 3, 3, 4, expl, ActNone},                   // depthwise multiplier 2, 5x5
 		{Shape{1, 12, 12, 5}, 5, 3, 3, 2, 2, 5, Padding{Mode: PadValid}, ActNone},
-		{Shape{1, 12, 13, 40}, 300, 3, 3, 1, 1, 1, Padding{Mode: PadSame}, ActReLU}, // K > one k block
+		{Shape{2, 9, 11, 6}, 6, 5, 5, 1, 1, 6, Padding{Mode: PadSame}, ActReLU},                                            // depthwise 5x5 (BlazeFace)
+		{Shape{1, 10, 10, 4}, 4, 3, 3, 3, 3, 4, Padding{Mode: PadExplicit, Top: 1, Left: 0, Bottom: 2, Right: 1}, ActNone}, // depthwise stride 3
+		{Shape{1, 12, 13, 40}, 300, 3, 3, 1, 1, 1, Padding{Mode: PadSame}, ActReLU},                                        // K > one k block
 		{Shape{1, 9, 9, 3}, 2, 7, 7, 2, 2, 1, Padding{Mode: PadExplicit, Top: 3, Left: 3, Bottom: 3, Right: 3}, ActNone},
 	}
 }
