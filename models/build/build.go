@@ -57,6 +57,9 @@ type Target struct {
 func Targets() []Target {
 	return []Target{
 		{models.TinyFace, buildTinyFace},
+		{models.MTCNNPNet, func(c *Config, s *sources) (*infer.Graph, error) { return s.mtcnnStage(c, 0) }},
+		{models.MTCNNRNet, func(c *Config, s *sources) (*infer.Graph, error) { return s.mtcnnStage(c, 1) }},
+		{models.MTCNNONet, func(c *Config, s *sources) (*infer.Graph, error) { return s.mtcnnStage(c, 2) }},
 		{models.FaceRecognition, buildFaceRecognition},
 	}
 }
@@ -64,6 +67,7 @@ func Targets() []Target {
 // sources caches what several targets share.
 type sources struct {
 	frames []*infer.Image
+	mtcnn  []*infer.Graph // the three calibrated stages, made once
 }
 
 func (c *Config) logf(format string, args ...any) {
@@ -204,19 +208,35 @@ func buildTinyFace(c *Config, s *sources) (*infer.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := g.Inputs[0].Shape
-	var xs [][]float32
-	for _, f := range frames {
-		x := make([]float32, in.Elems())
-		if err := g.Meta.Preprocess(x, in[2], in[1], f, 0, 0, float32(f.W), float32(f.H)); err != nil {
-			return nil, err
-		}
-		xs = append(xs, x)
-	}
-	if g.Ranges, err = infer.Calibrate(g, xs, Method); err != nil {
+	// Letterboxed to the input as the detector does it.
+	if g.Ranges, err = detect.CalibrateTiny(g, frames, Method, detect.TinyOptions{}); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// mtcnnStage returns stage i of the MTCNN cascade, all three calibrated
+// together on what each stage sees when the float cascade runs on the
+// calibration frames (P-Net on every pyramid level, R-Net and O-Net on the
+// crops of the previous stage's candidates).
+func (s *sources) mtcnnStage(c *Config, i int) (*infer.Graph, error) {
+	if s.mtcnn == nil {
+		p, r, o, err := tfjs.MTCNN(filepath.Join(c.Cache, "mtcnn"))
+		if err != nil {
+			return nil, err
+		}
+		frames, err := s.calibrationFrames(c)
+		if err != nil {
+			return nil, err
+		}
+		pr, rr, or, err := detect.CalibrateMTCNN(p, r, o, frames, Method, detect.MTCNNOptions{})
+		if err != nil {
+			return nil, err
+		}
+		p.Ranges, r.Ranges, o.Ranges = pr, rr, or
+		s.mtcnn = []*infer.Graph{p, r, o}
+	}
+	return s.mtcnn[i], nil
 }
 
 func buildFaceRecognition(c *Config, s *sources) (*infer.Graph, error) {
