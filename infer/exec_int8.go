@@ -14,7 +14,10 @@ import (
 // integer only (neon.Requantize), so results are bit-identical on every
 // architecture; only the 256-entry lookup tables of the non-linear operators
 // (sigmoid, softmax's exponentials, PReLU, affine) are computed in float64
-// at load time, with every product rounded explicitly (no FMA contraction).
+// at load time, with every product rounded explicitly (no FMA contraction)
+// and a portable exp, so they too are the same everywhere. Softmax then
+// normalises in float64 per pixel (sums and one product per value, no
+// fusable operation).
 //
 // Data-movement operators (Reshape, Flatten, Transpose, Resize, MaxPool,
 // AvgPool) keep their input's parameters: their calibrated range is not
@@ -204,7 +207,7 @@ func (m *Model) compileInt8(n *Node) (layer, error) {
 	case OpSoftmax:
 		l := &softmaxQ{in: in[0], out: out}
 		for d := range l.exp {
-			l.exp[d] = math.Exp(-float64(d) * float64(in[0].scale))
+			l.exp[d] = portableExp(-float64(float64(d) * float64(in[0].scale)))
 		}
 		return l, nil
 	case OpConcat:
@@ -277,7 +280,7 @@ func buildLUT(n *Node, in, out *tensor) []int8 {
 					y = float64(x * float64(n.Slope[c]))
 				}
 			case OpSigmoid:
-				y = 1 / (1 + math.Exp(-x))
+				y = 1 / (1 + portableExp(-x))
 			}
 			switch n.Act {
 			case ActReLU:
@@ -763,4 +766,52 @@ func (l *resizeQ) run(s *Session) {
 			}
 		}
 	}
+}
+
+// portableExp is math.Exp's pure-Go algorithm (FreeBSD's) with every
+// product rounded explicitly: math.Exp has assembly versions on amd64 and
+// arm64 that may differ in the last bit, and Go may fuse x*y+z into an FMA
+// on some architectures. The int8 sigmoid and softmax tables are built
+// from it so that they, and the int8 results, are the same everywhere.
+// Accurate to about 1 ulp for |x| < 700; only called with such x.
+func portableExp(x float64) float64 {
+	const (
+		ln2Hi = 6.93147180369123816490e-01
+		ln2Lo = 1.90821492927058770002e-10
+		log2e = 1.44269504088896338700e+00
+		p1    = 1.66666666666666657415e-01
+		p2    = -2.77777777770155933842e-03
+		p3    = 6.61375632143793436117e-05
+		p4    = -1.65339022054652515390e-06
+		p5    = 4.13813679705723846039e-08
+	)
+	switch {
+	case math.IsNaN(x):
+		return x
+	case x > 700:
+		return math.Inf(1)
+	case x < -700:
+		return 0
+	case -1.0/(1<<28) < x && x < 1.0/(1<<28):
+		return 1 + x
+	}
+	var k int
+	switch {
+	case x < 0:
+		k = int(float64(log2e*x) - 0.5)
+	case x > 0:
+		k = int(float64(log2e*x) + 0.5)
+	}
+	hi := x - float64(float64(k)*ln2Hi)
+	lo := float64(float64(k) * ln2Lo)
+	r := hi - lo
+	t := float64(r * r)
+	poly := float64(t * p5)
+	poly = float64(t * (p4 + poly))
+	poly = float64(t * (p3 + poly))
+	poly = float64(t * (p2 + poly))
+	poly = float64(t * (p1 + poly))
+	c := r - poly
+	y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
+	return math.Ldexp(y, k)
 }

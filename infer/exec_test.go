@@ -473,3 +473,13 @@ func BenchmarkModel(b *testing.B) {
 		}
 	}
 }
+
+func TestPortableExp(t *testing.T) {
+	for x := -80.0; x <= 80; x += 0.0137 {
+		want := math.Exp(x)
+		assert.InEpsilon(t, want, portableExp(x), 4e-16, "x=%v", x)
+	}
+	assert.Equal(t, 1.0, portableExp(0))
+	assert.Equal(t, 0.0, portableExp(-800))
+	assert.True(t, math.IsInf(portableExp(800), 1))
+}
