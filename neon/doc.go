@@ -96,8 +96,9 @@
 // (0.29 instructions per MAC, SADALP-bound at 4 MACs/cycle: 12 / 14.4 GOP/s
 // peak). The pure-Go reference does about 0.5-1 GOP/s there.
 //
-// amd64-avx512vnni: per group for 4 rows x 16 channels (256 MACs), one ZMM
-// load, 4 VPBROADCASTD, 4 VPXORD, 4 VPDPBUSD = 0.066 instructions per MAC.
+// amd64-avx512vnni: per group for 8 rows x 32 channels (two panels, 1024
+// MACs): 2 ZMM loads, 8 VPBROADCASTD, 8 VPXORD, 16 VPDPBUSD = 0.033
+// instructions per MAC (one panel when N is 16: 0.05).
 // amd64-avx2: per group for 2 rows x 16 channels (128 MACs) 4+2 VPMOVSXBW,
 // 2 VPBROADCASTD, 8 VPMADDWD, 8 VPADDD = 0.19 per MAC.
 //
@@ -109,17 +110,17 @@
 // ratios). Gemm includes the fused epilogue; M x K x N:
 //
 //	shape (M x K x N)   avx512vnni  avx2   generic  (cpu-GOP/s; ratio vnni/generic, avx2/generic)
-//	64 x 576 x 64          157       58     1.7     94x  35x
-//	1024 x 288 x 32        171       53     1.9     88x  27x
-//	4096 x 27 x 16          33       23     1.3     25x  17x
-//	256 x 1152 x 128       190       67     1.9    101x  36x
-//	4800 x 32 x 64          59       33     1.6     36x  21x
-//	1200 x 64 x 128         94       44     1.9     50x  23x
-//	300 x 128 x 256        144       56     2.1     70x  27x
+//	64 x 576 x 64          214       59     2.2     97x  27x
+//	1024 x 288 x 32        262       58     1.9    136x  30x
+//	4096 x 27 x 16          34       20     1.1     31x  18x
+//	256 x 1152 x 128       284       57     1.7    172x  34x
+//	4800 x 32 x 64          68       28     1.4     50x  20x
+//	1200 x 64 x 128        125       41     1.6     78x  26x
+//	300 x 128 x 256        172       45     1.6    110x  28x
 //
-// DepthwiseConv3x3 (120x160x32 s1, 60x80x64 s2, 30x40x128 s1): 10-17
-// cpu-GOP/s SIMD against 0.9-1.2 generic (10-19x). AddInt8: 0.4-0.5
-// G elements/s against 0.09 (4-5x). Allocations: zero everywhere (tested).
+// DepthwiseConv3x3 (120x160x32 s1, 60x80x64 s2, 30x40x128 s1): 8-12
+// cpu-GOP/s SIMD against 0.8-0.9 generic (10-15x). AddInt8: 0.6 G
+// elements/s against 0.08 (7x). Allocations: zero everywhere (tested).
 // Short K (27, 32) is bound by per-tile overhead and the epilogue rather
 // than by VPDPBUSD; the 8x target over the pure-Go reference holds for
 // every shape and both x86 paths.
