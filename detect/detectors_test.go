@@ -15,14 +15,15 @@ import (
 // Each test logs what it measures and asserts what was measured when it was
 // written (figures in the comments), so a regression fails.
 
+// target holds the floors a detector must reach, [float32, int8].
 type target struct {
-	minRecall, minPrecision, minAP float64
-	maxAPDrop                      float64 // int8 AP may be this much below float
-	dogsClean                      bool    // no detection at all on dogs.jpg
+	recall, precision, ap [2]float64
+	maxAPDrop             float64 // float AP minus int8 AP at most this
+	dogsClean             bool    // no detection at all on dogs.jpg (both precisions)
 }
 
 // evalBoth evaluates a detector in float32 and int8 (open builds it for a
-// precision; int8 calibration is open's business) and checks t.
+// precision; int8 calibration is open's business) and checks want.
 func evalBoth(t *testing.T, name string, open func(t *testing.T, p infer.Precision) Detector, want target) {
 	ds := trainingSet(t)
 	dogs := loadShared(t, "faces/dogs.jpg")
@@ -36,9 +37,9 @@ func evalBoth(t *testing.T, name string, open func(t *testing.T, p infer.Precisi
 		require.NoError(t, err)
 		d.Close()
 		t.Logf("%s; dogs.jpg: %d detections", res, len(onDogs))
-		assert.GreaterOrEqual(t, res.Recall, want.minRecall, "%s recall", res.Detector)
-		assert.GreaterOrEqual(t, res.Precision, want.minPrecision, "%s precision", res.Detector)
-		assert.GreaterOrEqual(t, res.AP, want.minAP, "%s AP", res.Detector)
+		assert.GreaterOrEqual(t, res.Recall, want.recall[i], "%s recall", res.Detector)
+		assert.GreaterOrEqual(t, res.Precision, want.precision[i], "%s precision", res.Detector)
+		assert.GreaterOrEqual(t, res.AP, want.ap[i], "%s AP", res.Detector)
 		if want.dogsClean {
 			assert.Empty(t, onDogs, "%s finds faces on dogs.jpg", res.Detector)
 		}
@@ -47,6 +48,9 @@ func evalBoth(t *testing.T, name string, open func(t *testing.T, p infer.Precisi
 	t.Logf("%s: AP float32 %.4f, int8 %.4f, drop %.4f", name, ap[0], ap[1], ap[0]-ap[1])
 	assert.LessOrEqual(t, ap[0]-ap[1], want.maxAPDrop, "%s int8 AP drop", name)
 }
+
+// both is the same floor for float32 and int8.
+func both(v float64) [2]float64 { return [2]float64{v, v} }
 
 func openCfg(t *testing.T, name string, p infer.Precision, c Config) Detector {
 	t.Helper()
@@ -60,27 +64,47 @@ func openCfg(t *testing.T, name string, p infer.Precision, c Config) Detector {
 	return d
 }
 
+// UltraFace RFB-320 (ONNX, cut before its decoding; priors in Go).
+// Measured: float32 and int8 tp 18, fp 0 (P 1, R 1, AP 1), nothing on dogs.jpg.
 func TestUltraFace(t *testing.T) {
 	evalBoth(t, "ultraface", func(t *testing.T, p infer.Precision) Detector {
 		return openCfg(t, NameUltraFace, p, Config{})
-	}, target{maxAPDrop: 1})
+	}, target{recall: both(1), precision: both(1), ap: both(1), maxAPDrop: 0.01, dogsClean: true})
 }
 
+// BlazeFace front 128 is made for faces filling a selfie frame: the faces
+// here shrink to 9-23 px in its 128 input. Measured: float32 tp 5, fp 0
+// (R 0.278, AP 0.278); int8 finds nothing (tp 0): per-layer SQNR
+// (infer.LayerSQNR) falls to 10.9 dB at add_15 and 10.6 dB at the 8x8 score
+// head (the depthwise before add_15 has a range of +-270), so the logits
+// never reach the 0.75 score. An engine/calibration limitation, asserted as
+// measured so a fix shows.
 func TestBlazeFace(t *testing.T) {
 	evalBoth(t, "blazeface", func(t *testing.T, p infer.Precision) Detector {
 		return openCfg(t, NameBlazeFace, p, Config{})
-	}, target{maxAPDrop: 1})
+	}, target{recall: [2]float64{0.27, 0}, precision: [2]float64{1, 0}, ap: [2]float64{0.27, 0}, maxAPDrop: 0.28, dogsClean: true})
 }
 
+// The tiny face detector finds most faces but its boxes are larger than
+// dlib's labels (about 1.3x, centred lower), so many fall under IoU 0.5: at
+// IoU 0.4 the 608 input reaches tp 15, fp 0. Measured at IoU 0.5: 416:
+// float32 tp 6 fp 6 (P 0.50, R 0.33, AP 0.251), int8 tp 6 fp 5 (P 0.55,
+// R 0.33, AP 0.283), int8 one box on dogs.jpg; 608: float32 tp 12 fp 3
+// (P 0.80, R 0.67, AP 0.533), int8 tp 11 fp 4 (P 0.73, R 0.61, AP 0.448),
+// int8 one box on dogs.jpg.
 func TestTinyFaceDetector(t *testing.T) {
 	evalBoth(t, "tiny 416", func(t *testing.T, p infer.Precision) Detector {
 		return openCfg(t, NameTiny, p, Config{})
-	}, target{maxAPDrop: 1})
+	}, target{recall: both(0.33), precision: both(0.5), ap: both(0.25), maxAPDrop: 0.01})
 	evalBoth(t, "tiny 608", func(t *testing.T, p infer.Precision) Detector {
 		return openCfg(t, NameTiny, p, Config{InputSize: 608})
-	}, target{maxAPDrop: 1})
+	}, target{recall: [2]float64{0.66, 0.61}, precision: [2]float64{0.8, 0.73}, ap: [2]float64{0.53, 0.44}, maxAPDrop: 0.09})
 }
 
+// P-Net alone as a 12x12 classifier (with its box regression): it finds the
+// faces but, without R-Net and O-Net, many windows of texture too.
+// Measured (threshold 0.9): float32 tp 16 fp 90 (R 0.889, AP 0.833), 52
+// boxes on dogs.jpg; int8 tp 15 fp 100 (R 0.833, AP 0.704), 57 on dogs.jpg.
 func TestSlidingWindowPNet(t *testing.T) {
 	evalBoth(t, "sliding window P-Net", func(t *testing.T, p infer.Precision) Detector {
 		pn, _, _ := mtcnnGraphs(t)
@@ -94,5 +118,5 @@ func TestSlidingWindowPNet(t *testing.T) {
 		d, err := NewSlidingWindow(g, o)
 		require.NoError(t, err)
 		return d
-	}, target{maxAPDrop: 1})
+	}, target{recall: [2]float64{0.88, 0.83}, precision: [2]float64{0.15, 0.13}, ap: [2]float64{0.83, 0.70}, maxAPDrop: 0.13})
 }

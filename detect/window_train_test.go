@@ -20,6 +20,12 @@ import (
 // are crops away from the face and crops of parts of it, then one round of
 // hard negatives (windows the first model took for faces on the johns
 // backgrounds). The evaluation photographs and dogs.jpg are never seen.
+//
+// Trained on 33 faces, it is a weak detector, and the test says so: measured
+// float32 tp 7, fp 232 (R 0.389, AP 0.034), 320 boxes on dogs.jpg; int8 tp 6,
+// fp 241 (R 0.333, AP 0.037), 346 on dogs.jpg. What it checks is the path:
+// Go-trained weights in an infer.Graph, run by both executors as a sliding
+// window, finding faces well above chance.
 
 const (
 	twWin    = 24
@@ -260,5 +266,5 @@ func TestSlidingWindowTrainedClassifier(t *testing.T) {
 		d, err := NewSlidingWindow(gg, o)
 		require.NoError(t, err)
 		return d
-	}, target{maxAPDrop: 1})
+	}, target{recall: [2]float64{0.38, 0.33}, precision: [2]float64{0.02, 0.02}, ap: [2]float64{0.03, 0.03}, maxAPDrop: 0.02})
 }
