@@ -1,6 +1,8 @@
 package infer
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -482,4 +484,37 @@ func TestPortableExp(t *testing.T) {
 	assert.Equal(t, 1.0, portableExp(0))
 	assert.Equal(t, 0.0, portableExp(-800))
 	assert.True(t, math.IsInf(portableExp(800), 1))
+}
+
+// TestInt8GoldenAcrossArchitectures pins the int8 outputs of the test
+// network with fixed ranges (no float calibration, whose rounding may
+// differ between architectures): the hash must be the same on amd64, arm64
+// and pure Go, for every neon implementation.
+func TestInt8GoldenAcrossArchitectures(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	g, in := testNet(r)
+	x := rndVec(r, in.Elems(), -1, 1)
+	g.Ranges = map[string]Range{"x": {-1, 1}}
+	for i, n := range g.Nodes {
+		g.Ranges[n.Name] = Range{-2 - float32(i%3), 2 + float32(i%4)}
+	}
+	const golden = "dabb53e033941a6f13e4f24be0a6aa9dc779866489d5cea2268204cd58d5f833"
+	for _, impl := range neon.Impls() {
+		restore := neon.SetImpl(impl)
+		m, err := NewModel(g, Options{Precision: Int8, Threads: 3})
+		require.NoError(t, err)
+		s := m.NewSession()
+		copy(s.Input(0), x)
+		require.NoError(t, s.Run())
+		h := sha256.New()
+		for i := range m.NumOutputs() {
+			o, _, _ := s.OutputInt8(i)
+			for _, v := range o {
+				h.Write([]byte{byte(v)})
+			}
+		}
+		assert.Equal(t, golden, hex.EncodeToString(h.Sum(nil)), "neon %s on %s", impl, runtime.GOARCH)
+		s.Close()
+		restore()
+	}
 }

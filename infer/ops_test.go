@@ -16,7 +16,7 @@ import (
 func rndVec(r *rand.Rand, n int, lo, hi float32) []float32 {
 	v := make([]float32, n)
 	for i := range v {
-		v[i] = lo + (hi-lo)*r.Float32()
+		v[i] = lo + float32((hi-lo)*r.Float32()) // no FMA: the same values on every architecture
 	}
 	return v
 }
