@@ -38,7 +38,8 @@
 //
 //	arm64-sdot        Armv8.2 dot product (Pi 5 Cortex-A76, Jetson Orin A78AE): cpu.ARM64.HasASIMDDP
 //	arm64-smull       Armv8.0 (Pi 4 Cortex-A72): SMULL/SMULL2 (+SMLAL/SMLAL2) into int16, SADALP into int32
-//	amd64-avx512vnni  VPDPBUSD on ZMM, activations biased by XOR 0x80, undone with -128*RowSum
+//	amd64-avx512vnni  VPDPBUSD on ZMM, two panels at once, activations biased by XOR 0x80
+//	                  (undone with -128*RowSum); AVX-512 epilogue; AVX2 depthwise and add
 //	amd64-avx2        VPMOVSXBW + VPMADDWD (VPMADDUBSW would saturate int16: 255*127*2 > 32767)
 //	generic           pure Go: other architectures (armv7 included) and the purego tag
 //
@@ -46,8 +47,11 @@
 // summed in pairs into int32 by SADALP. At most two products meet in int16
 // (SMULL then one SMLAL), and only for layers whose weights are all in
 // [-127, 127] (Pack records it), where the sum cannot overflow; otherwise
-// no SMLAL at all. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is not used:
-// Go's assembler only emits the EVEX form, so such CPUs take the AVX2 path.
+// no SMLAL at all. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is
+// not used: Go's assembler only emits the EVEX form, so such CPUs take the
+// AVX2 path. Depthwise 3x3, AddInt8 and RequantizeInt8 have SIMD kernels
+// on both architectures (SMULL+SADDW and VPUNPCKLBW+VPMADDWD for the
+// depthwise taps); pooling is Go.
 //
 // Forcing a fallback: build with -tags purego (pure Go everywhere), or at run
 // time GODEBUG=cpu.asimddp=off (arm64-smull instead of SDOT),
@@ -61,7 +65,7 @@
 // The kernels are Go assembly (.s files): CGO_ENABLED=0 builds and
 // cross-compiles (GOARCH=arm64 go build) keep the SIMD paths, there is no C
 // toolchain in the board images, and a call costs a few nanoseconds instead
-// of the cgo transition (~50-100 ns, too much for 16-row tiles). Go's arm64
+// of the cgo transition (~50-100 ns, too much for 32-row tiles). Go's arm64
 // assembler has no SMULL, SADALP, SDOT, SQSHL, SQRDMULH, SRSHL, SMAX or SMIN,
 // so gemm_arm64.s emits them as WORD $0x... with the mnemonic in a comment
 // (encodings checked with GNU as). Assembly handles whole groups of 4 k and
@@ -74,6 +78,10 @@
 // (arm64-sdot).
 //
 // # Expected speed on the boards (per core, int8 GEMM, large K)
+//
+// These are estimates from instruction counts and the cores' published
+// issue rates, not measurements (qemu cannot time them): check them with
+// vigil bench or go test -bench Gemm ./neon/ on the board.
 //
 // One MAC is counted as 2 ops (GOP/s = 2*M*N*K/s), as the benchmarks report.
 //
