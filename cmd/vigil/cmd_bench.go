@@ -70,7 +70,7 @@ median_ms, p90_ms, impl (and runs, skipped, ratio_to_vigil_int8).`,
 		if *only != "" {
 			want := strings.Split(*only, ",")
 			cases = slices.DeleteFunc(cases, func(c benchCase) bool { return !slices.Contains(want, c.name) })
-			if len(cases) == 0 {
+			if len(cases) == 0 && !slices.Contains(want, mtcnnBenchName) {
 				return fs.usageError("--models %q matches no model", *only)
 			}
 		}
@@ -82,11 +82,18 @@ median_ms, p90_ms, impl (and runs, skipped, ratio_to_vigil_int8).`,
 		}
 		enc := json.NewEncoder(stdout)
 		failed := false
+		if *only == "" || slices.Contains(strings.Split(*only, ","), mtcnnBenchName) {
+			cases = append(cases, benchCase{name: mtcnnBenchName})
+		}
 		for _, bc := range cases {
 			if ctx.Err() != nil {
 				break
 			}
-			results, err := benchOne(bc, im, *iters, *budget, *threads)
+			run := benchOne
+			if bc.name == mtcnnBenchName {
+				run = benchMTCNN
+			}
+			results, err := run(bc, im, *iters, *budget, *threads)
 			if err != nil {
 				fmt.Fprintf(stderr, "vigil bench: %s: %v\n", bc.name, err)
 				failed = true
@@ -286,4 +293,62 @@ func printBench(w io.Writer, model string, rs []benchResult) {
 		fmt.Fprintf(tw, "  %s\t%d\t%.2f\t%.2f\t%s\t%s\n", r.Engine, r.Threads, r.MedianMS, r.P90MS, ratio, r.Impl)
 	}
 	tw.Flush()
+}
+
+// mtcnnBenchName is the whole MTCNN cascade on a 640x480 frame, min face 40 px.
+const mtcnnBenchName = "mtcnn-640x480-minface40"
+
+// benchMTCNN times the whole cascade (pyramid, three stages, NMS) on the
+// bench image scaled to 640x480. Peers cannot run a cascade of vigil's
+// making; they time its stages one by one in the rows of the mtcnn-* models.
+func benchMTCNN(bc benchCase, im *infer.Image, iters int, budget time.Duration, threads int) ([]benchResult, error) {
+	frame := scaleImage(im, 640, 480)
+	var runners []*benchRunner
+	defer func() {
+		for _, r := range runners {
+			if r.close != nil {
+				r.close()
+			}
+		}
+	}()
+	add := func(p infer.Precision, t int) {
+		engine, impl := "vigil-float", "go"
+		if p == infer.Int8 {
+			engine, impl = "vigil-int8", neon.Impl()
+		}
+		r := &benchRunner{model: bc.name, engine: engine, threads: t, impl: impl}
+		d, err := detect.Open(detect.NameMTCNN, detect.Config{Options: detect.Options{Precision: p, Threads: t}, MinFace: 40})
+		if err != nil {
+			r.skip = err.Error()
+		} else {
+			r.run = func() error { _, err := d.Detect(frame); return err }
+			r.close = d.Close
+		}
+		runners = append(runners, r)
+	}
+	add(infer.Float32, 1)
+	add(infer.Int8, 1)
+	if threads > 1 {
+		add(infer.Int8, threads)
+	}
+	for _, e := range []string{"onnxruntime", "opencv-dnn"} {
+		runners = append(runners, &benchRunner{model: bc.name, engine: e, threads: 1, skip: "a cascade of vigil's: peers time its stages in the mtcnn-* rows"})
+	}
+	if err := runInterleaved(runners, min(2, iters), iters, budget); err != nil {
+		return nil, err
+	}
+	return summarize(runners), nil
+}
+
+// scaleImage resizes im to w x h (nearest neighbour; only timing depends on it).
+func scaleImage(im *infer.Image, w, h int) *infer.Image {
+	out := infer.NewImage(w, h)
+	for y := range h {
+		sy := y * im.H / h
+		for x := range w {
+			sx := x * im.W / w
+			copy(out.Pix[3*(y*w+x):3*(y*w+x)+3], im.Pix[3*(sy*im.W+sx):])
+		}
+	}
+	return out
 }

@@ -230,8 +230,10 @@ func (e *exporter) emit(n *infer.Node) error {
 			attrInts("pads", pads(n.Pad, in(0), n.Kernel[0], n.Kernel[1], sh, sw)...)}
 		op := "MaxPool"
 		if n.Op == infer.OpAvgPool {
+			// vigil's mean leaves padding out: ONNX's default
+			// (count_include_pad=0), not written because OpenCV 4.6's
+			// importer aborts on the attribute.
 			op = "AveragePool"
-			attrs = append(attrs, attrInt("count_include_pad", 0))
 		}
 		e.node(op, []string{n.Inputs[0]}, n.Name, attrs...)
 	case infer.OpGlobalAvgPool:
