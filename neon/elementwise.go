@@ -2,14 +2,10 @@ package neon
 
 import "fmt"
 
+// clamp8 is min(max(x, lo), hi), in that order, like every SIMD path
+// (so lo > hi gives hi everywhere).
 func clamp8(x int64, lo, hi int8) int8 {
-	if x < int64(lo) {
-		return lo
-	}
-	if x > int64(hi) {
-		return hi
-	}
-	return int8(x)
+	return int8(min(max(x, int64(lo)), int64(hi)))
 }
 
 // RequantizeInt8 rescales int8 values from one quantization to another:
