@@ -89,8 +89,9 @@ func runDaemon(ctx context.Context, path string, cfg *daemon.Config, log *slog.L
 		return fmt.Errorf("gallery: %w", err)
 	}
 	eng.gallery = gal
-	// The enrolment engine also proves the models load before any camera opens.
-	if eng.enrolDet, err = eng.openDetector(); err != nil {
+	// Enrolment photographs are often tight portraits, which the small camera detectors
+	// miss: enrol with the same MTCNN + tiny chain as vigil enroll.
+	if eng.enrolDet, err = openFaceDetector(prec, cfg.Detector.Threads, 20); err != nil {
 		return err
 	}
 	if eng.enrolEmb, err = openEmbedder(faceDefaultModel, prec, cfg.Detector.Threads, ""); err != nil {

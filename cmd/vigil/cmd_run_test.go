@@ -244,3 +244,130 @@ log: {level: info}
 	_ = io.Discard
 	_ = strings.TrimSpace
 }
+
+// TestRunCommandsAndSIGTERM enrols and removes people over MQTT with the real models and
+// gallery, then stops the daemon with SIGTERM: exit 0, availability "offline", private files.
+func TestRunCommandsAndSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	gallery := filepath.Join(dir, "gallery")
+	salley, schneider := johnsPhotos(t, "John_Salley"), johnsPhotos(t, "John_Schneider")
+	code, out, errOut := run("enroll", "--gallery", gallery, "--largest", "John_Salley", salley[0])
+	require.Equal(t, exitOK, code, "%s%s", out, errOut)
+
+	frames := filepath.Join(dir, "frames")
+	require.NoError(t, os.MkdirAll(frames, 0o755))
+	var blank bytes.Buffer
+	require.NoError(t, jpeg.Encode(&blank, image.NewRGBA(image.Rect(0, 0, 320, 240)), nil))
+	for i := range 3 {
+		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%d.jpg", i)), blank.Bytes(), 0o644))
+	}
+
+	b := mosquittotest.Start(t)
+	log := &mqttLog{}
+	sub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("cmd-sub").
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			log.mu.Lock()
+			log.msgs = append(log.msgs, m)
+			log.mu.Unlock()
+		}))
+	require.True(t, sub.Connect().WaitTimeout(30*time.Second))
+	defer sub.Disconnect(100)
+	require.True(t, sub.Subscribe("vigil/#", 1, nil).WaitTimeout(30*time.Second))
+
+	queue := filepath.Join(dir, "queue")
+	cfg := filepath.Join(dir, "vigil.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`device: cmdtest
+mqtt: {broker: %q, queue: {dir: %q}}
+gallery: %q
+http: {listen: ""}
+cameras:
+  - {name: door, source: %q, fps: 5, loop: true}
+detector: {precision: float32}
+commands: {enabled: true, max_payload: 200000}
+`, b.URL(), queue, gallery, frames)), 0o600))
+
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("vigil log:\n%s", logs.String())
+		}
+	}()
+	log.waitFor(t, "online", func(m []paho.Message) bool { return lastOn(m, "vigil/cmdtest/available") == "online" })
+
+	photo, err := os.ReadFile(schneider[0])
+	require.NoError(t, err)
+	replies := 0
+	send := func(topic string, payload []byte) daemon.CommandReply {
+		t.Helper()
+		require.True(t, sub.Publish(topic, 1, false, payload).WaitTimeout(30*time.Second))
+		replies++
+		msgs := log.waitFor(t, "reply to "+topic, func(m []paho.Message) bool {
+			n := 0
+			for _, x := range m {
+				if x.Topic() == "vigil/cmdtest/reply" {
+					n++
+				}
+			}
+			return n == replies
+		})
+		var r daemon.CommandReply
+		require.NoError(t, json.Unmarshal([]byte(lastOn(msgs, "vigil/cmdtest/reply")), &r))
+		return r
+	}
+	r := send("vigil/cmdtest/cmd/enrol/John_Schneider", photo)
+	assert.True(t, r.OK, "%+v", r)
+	r = send("vigil/cmdtest/cmd/enrol/Blank", blank.Bytes())
+	assert.False(t, r.OK)
+	assert.Contains(t, r.Error, "no face")
+	r = send("vigil/cmdtest/cmd/enrol/Garbage", []byte("\xff\xd8\xff garbage"))
+	assert.False(t, r.OK)
+	r = send("vigil/cmdtest/cmd/remove/John_Salley", nil)
+	assert.True(t, r.OK, "%+v", r)
+	r = send("vigil/cmdtest/cmd/remove/nobody", nil)
+	assert.False(t, r.OK)
+	r = send("vigil/cmdtest/cmd/camera/door", []byte("disable"))
+	assert.True(t, r.OK, "%+v", r)
+
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "exit status after SIGTERM")
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("vigil did not stop after SIGTERM")
+	}
+	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	log.waitFor(t, "offline", func(m []paho.Message) bool { return lastOn(m, "vigil/cmdtest/available") == "offline" })
+
+	code, out, errOut = run("gallery", "list", "--gallery", gallery)
+	if code == exitOK {
+		assert.Contains(t, out, "John_Schneider")
+		assert.NotContains(t, out, "John_Salley")
+	} else {
+		t.Logf("vigil gallery list unavailable (%d): %s", code, errOut)
+	}
+	// Biometric data and queued events are private to the service user.
+	for _, root := range []string{gallery, queue} {
+		require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			require.NoError(t, err)
+			info, err := d.Info()
+			require.NoError(t, err)
+			if d.IsDir() {
+				assert.Equal(t, os.FileMode(0o700), info.Mode().Perm(), p)
+			} else {
+				assert.Equal(t, os.FileMode(0o600), info.Mode().Perm()&0o077|0o600, p)
+				assert.Zero(t, info.Mode().Perm()&0o077, "%s is readable by others", p)
+			}
+			return nil
+		}))
+	}
+}
