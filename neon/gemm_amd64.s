@@ -1055,3 +1055,26 @@ v2_store1:
 v2_done:
 	VZEROUPPER
 	RET
+
+// func maxAVX2(dst, src *int8, n int)
+//
+// dst[i] = max(dst[i], src[i]) for n (a multiple of 32) bytes: VPMAXSB.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+max_loop:
+	TESTQ   CX, CX
+	JZ      max_done
+	VMOVDQU (DI), Y0
+	VPMAXSB (SI), Y0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $32, CX
+	JMP     max_loop
+
+max_done:
+	VZEROUPPER
+	RET

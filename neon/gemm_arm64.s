@@ -1031,3 +1031,23 @@ smlal_store1:
 
 smlal_done:
 	RET
+
+// func maxNEON(dst, src *int8, n int)
+//
+// dst[i] = max(dst[i], src[i]) for n (a multiple of 16) bytes: SMAX.
+TEXT ·maxNEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+
+max_loop:
+	CBZ    R2, max_done
+	VLD1   (R0), [V0.B16]
+	VLD1.P 16(R1), [V1.B16]
+	WORD   $0x4e216400 // SMAX V0.16B, V0.16B, V1.16B
+	VST1.P [V0.B16], 16(R0)
+	SUB    $16, R2, R2
+	B      max_loop
+
+max_done:
+	RET

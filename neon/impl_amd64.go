@@ -212,3 +212,18 @@ func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8
 	requantizeAVX2(&dst[0], &src[0], n, &e)
 	return n
 }
+
+//go:noescape
+func maxAVX2(dst, src *int8, n int)
+
+// archMax does dst[i] = max(dst[i], src[i]) for the first len(src)&^31
+// bytes and returns how many it did.
+func archMax(dst, src []int8) int {
+	n := len(src) &^ 31
+	if n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	maxAVX2(&dst[0], &src[0], n)
+	return n
+}

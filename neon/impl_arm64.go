@@ -168,3 +168,18 @@ func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8
 func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) bool {
 	return false
 }
+
+//go:noescape
+func maxNEON(dst, src *int8, n int)
+
+// archMax does dst[i] = max(dst[i], src[i]) for the first len(src)&^15
+// bytes and returns how many it did.
+func archMax(dst, src []int8) int {
+	n := len(src) &^ 15
+	if n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	maxNEON(&dst[0], &src[0], n)
+	return n
+}

@@ -27,3 +27,5 @@ func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8
 func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) bool {
 	return false
 }
+
+func archMax(dst, src []int8) int { return 0 }

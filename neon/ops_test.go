@@ -83,10 +83,15 @@ func TestPools(t *testing.T) {
 	MaxPoolInt8(dst[:1], src2, p2)
 	assert.Equal(t, int8(0), dst[0], "clamped by the fused ReLU")
 
-	// random against a naive oracle, channels interleaved
+	forEachImpl(t, testPoolsRandom)
+}
+
+// testPoolsRandom checks both pools against a naive oracle, channel counts
+// around the SIMD widths.
+func testPoolsRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for iter := 0; iter < 200; iter++ {
-		q := &Pool{H: 1 + r.IntN(7), W: 1 + r.IntN(7), C: 1 + r.IntN(5), KH: 1 + r.IntN(3), KW: 1 + r.IntN(3),
+		q := &Pool{H: 1 + r.IntN(7), W: 1 + r.IntN(7), C: []int{1 + r.IntN(5), 16, 32, 33, 70}[r.IntN(5)], KH: 1 + r.IntN(3), KW: 1 + r.IntN(3),
 			StrideH: 1 + r.IntN(2), StrideW: 1 + r.IntN(2), Min: -128, Max: 127}
 		q.PadTop, q.PadLeft = r.IntN(q.KH), r.IntN(q.KW)
 		q.OutH = (q.H+q.PadTop-q.KH)/q.StrideH + 1

@@ -35,10 +35,12 @@ func (p *Pool) window(oy, ox int) (y0, y1, x0, x1 int) {
 	return max(y0, 0), y1, max(x0, 0), x1
 }
 
-// MaxPoolInt8 writes the maximum over each window, clamped to [p.Min, p.Max].
+// MaxPoolInt8 writes the maximum over each window, clamped to [p.Min, p.Max]
+// (VPMAXSB / SMAX over the channels).
 func MaxPoolInt8(dst, src []int8, p *Pool) {
 	p.check("MaxPoolInt8", len(dst), len(src))
 	c := p.C
+	simd := cur.id != 0
 	for oy := 0; oy < p.OutH; oy++ {
 		for ox := 0; ox < p.OutW; ox++ {
 			out := dst[(oy*p.OutW+ox)*c : (oy*p.OutW+ox)*c+c]
@@ -55,8 +57,13 @@ func MaxPoolInt8(dst, src []int8, p *Pool) {
 			for y := y0; y < y1; y++ {
 				for x := x0; x < x1; x++ {
 					in := src[(y*p.W+x)*c : (y*p.W+x)*c+c]
+					o := out
+					if simd {
+						k := archMax(o, in)
+						o, in = o[k:], in[k:]
+					}
 					for i, v := range in {
-						out[i] = max(out[i], v)
+						o[i] = max(o[i], v)
 					}
 				}
 			}
