@@ -51,7 +51,8 @@
 // not used: Go's assembler only emits the EVEX form, so such CPUs take the
 // AVX2 path. Depthwise 3x3, AddInt8 and RequantizeInt8 have SIMD kernels
 // on both architectures (SMULL+SADDW and VPUNPCKLBW+VPMADDWD for the
-// depthwise taps); pooling is Go.
+// depthwise taps), max pooling takes VPMAXSB/SMAX over the channels;
+// average pooling is Go.
 //
 // Forcing a fallback: build with -tags purego (pure Go everywhere), or at run
 // time GODEBUG=cpu.asimddp=off (arm64-smull instead of SDOT),

@@ -309,3 +309,64 @@ func TestOpsAllocs(t *testing.T) {
 		assert.Zero(t, testing.AllocsPerRun(5, func() { DepthwiseConv(dst, a, g, 0, wts, q) }))
 	})
 }
+
+// naiveDepthwise is the test oracle for depthwise convolutions.
+func naiveDepthwise(src []int8, g *DWGeom, pad int8, wts []int8, q *Requant) []int8 {
+	c := g.C
+	out := make([]int8, g.OutH*g.OutW*c)
+	for oy := 0; oy < g.OutH; oy++ {
+		for ox := 0; ox < g.OutW; ox++ {
+			for ch := 0; ch < c; ch++ {
+				var s int32
+				for ky := 0; ky < g.KH; ky++ {
+					for kx := 0; kx < g.KW; kx++ {
+						iy, ix := oy*g.StrideH-g.PadTop+ky, ox*g.StrideW-g.PadLeft+kx
+						v := int32(pad)
+						if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+							v = int32(src[(iy*g.W+ix)*c+ch])
+						}
+						s += v * int32(wts[(ky*g.KW+kx)*c+ch])
+					}
+				}
+				out[(oy*g.OutW+ox)*c+ch] = naiveEpilogue(s, q, ch)
+			}
+		}
+	}
+	return out
+}
+
+// FuzzDepthwise compares every implementation's DepthwiseConv (3x3 SIMD
+// path included) with the oracle on fuzzed geometry and values.
+func FuzzDepthwise(f *testing.F) {
+	f.Add(uint8(5), uint8(7), uint8(16), uint8(3), uint8(1), uint8(1), uint8(1), uint64(1), []byte{0x80, 0x7f})
+	f.Add(uint8(9), uint8(4), uint8(35), uint8(3), uint8(2), uint8(0), uint8(1), uint64(2), []byte{})
+	f.Add(uint8(3), uint8(3), uint8(7), uint8(5), uint8(1), uint8(2), uint8(2), uint64(3), []byte{1})
+	f.Fuzz(func(t *testing.T, h, w, c, k, stride, pt, pl uint8, seed uint64, data []byte) {
+		g := &DWGeom{H: 1 + int(h%12), W: 1 + int(w%12), C: 1 + int(c%70), KH: 1 + int(k%7), StrideH: 1 + int(stride%2)}
+		g.KW, g.StrideW = g.KH, g.StrideH
+		g.PadTop, g.PadLeft = int(pt)%g.KH, int(pl)%g.KW
+		g.OutH = (g.H+2*g.PadTop-g.KH)/g.StrideH + 1
+		g.OutW = (g.W+2*g.PadLeft-g.KW)/g.StrideW + 1
+		if g.OutH <= 0 || g.OutW <= 0 {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, 7))
+		src, wts := randInt8s(r, g.H*g.W*g.C, -128, 127), randInt8s(r, g.KH*g.KW*g.C, -127, 127)
+		for i, b := range data {
+			src[i*3%len(src)] = int8(b)
+			if b != 0x80 {
+				wts[i%len(wts)] = int8(b)
+			}
+		}
+		pad := int8(r.IntN(256) - 128)
+		q := randRequant(r, g.C)
+		want := naiveDepthwise(src, g, pad, wts, q)
+		for _, name := range Impls() {
+			restore := SetImpl(name)
+			got := make([]int8, len(want))
+			DepthwiseConv(got, src, g, pad, wts, q)
+			restore()
+			require.Equal(t, want, got, "%s: %+v", name, *g)
+		}
+	})
+}
