@@ -104,11 +104,13 @@ const (
 
 // CameraHealth is one camera in the /healthz report.
 type CameraHealth struct {
-	State     CameraState `json:"state"`
-	Frames    uint64      `json:"frames"`
-	Dropped   uint64      `json:"dropped"`
-	LastFrame *time.Time  `json:"last_frame,omitempty"`
-	Error     string      `json:"error,omitempty"`
+	State   CameraState `json:"state"`
+	Frames  uint64      `json:"frames"`
+	Dropped uint64      `json:"dropped"`
+	// InferenceMS is a moving average of the detector's time per frame, in milliseconds.
+	InferenceMS float64    `json:"inference_ms"`
+	LastFrame   *time.Time `json:"last_frame,omitempty"`
+	Error       string     `json:"error,omitempty"`
 }
 
 // HealthReport is the /healthz body.
@@ -161,6 +163,20 @@ func (h *Health) Frame(name string, t time.Time, dropped uint64) {
 		c.LastFrame = &t
 		if c.State == CameraStarting || c.State == CameraReopening {
 			c.State, c.Error = CameraOK, ""
+		}
+	}
+}
+
+// Inference records one detector run on camera (an exponential moving average, 1/16 weight).
+func (h *Health) Inference(name string, d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.cameras[name]; ok {
+		ms := float64(d) / float64(time.Millisecond)
+		if c.InferenceMS == 0 {
+			c.InferenceMS = ms
+		} else {
+			c.InferenceMS += (ms - c.InferenceMS) / 16
 		}
 	}
 }

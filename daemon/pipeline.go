@@ -83,7 +83,10 @@ type Camera struct {
 	MinFace int
 	// OnPresence is called with this camera's counts after every change (GPIO output).
 	OnPresence func(camera string, counts map[string]int)
-	Log        *slog.Logger
+	// Snapshot, when set, receives an annotated JPEG of the frame on "new" events and on
+	// identity changes (mqtt.snapshots).
+	Snapshot func(camera string, jpeg []byte)
+	Log      *slog.Logger
 
 	disabled  atomic.Bool // set by SetEnabled(false); read by the loop
 	heartbeat atomic.Int64
@@ -214,7 +217,13 @@ func (c *Camera) Run(ctx context.Context) error {
 			}
 		}
 		if ran || len(c.Tracker.tracks) > 0 {
-			c.emit(log, c.Tracker.Update(f.Time, obs), &last)
+			evs := c.Tracker.Update(f.Time, obs)
+			c.emit(log, evs, &last)
+			if c.Snapshot != nil && c.Annotate != nil && hasIdentityChange(evs) {
+				if j, err := c.Annotate(&f.Image, obs); err == nil {
+					c.Snapshot(c.Name, j)
+				}
+			}
 		}
 		if c.Frames != nil && c.Annotate != nil && f.Time.Sub(lastPreview) >= c.PreviewEvery {
 			lastPreview = f.Time
@@ -230,8 +239,12 @@ func (c *Camera) Run(ctx context.Context) error {
 func (c *Camera) observe(im *infer.Image, obs []Observation) ([]Observation, error) {
 	start := time.Now()
 	dets, err := c.Detector.Detect(im)
+	took := time.Since(start)
 	if c.Metrics != nil {
-		c.Metrics.Inference.WithLabelValues("detector").Observe(time.Since(start).Seconds())
+		c.Metrics.Inference.WithLabelValues("detector").Observe(took.Seconds())
+	}
+	if c.Health != nil {
+		c.Health.Inference(c.Name, took)
 	}
 	if err != nil {
 		return obs, err
@@ -271,4 +284,13 @@ func (c *Camera) emit(log *slog.Logger, evs []Event, last *string) {
 	if c.OnPresence != nil {
 		c.OnPresence(c.Name, counts)
 	}
+}
+
+func hasIdentityChange(evs []Event) bool {
+	for _, e := range evs {
+		if e.Type == EventNew || e.Type == EventUpdate {
+			return true
+		}
+	}
+	return false
 }

@@ -175,6 +175,9 @@ func Run(ctx context.Context, o RunOptions) error {
 			PreviewEvery: 200 * time.Millisecond, MinFace: c.Thresholds.MinFace,
 			OnPresence: onPresence, Log: log,
 		}
+		if c.MQTT.Snapshots {
+			cams[cc.Name].Snapshot = mq.PublishSnapshot
+		}
 	}
 
 	// Everything is validated and opened; start the goroutines.
@@ -351,10 +354,11 @@ type Stats struct {
 
 // CameraStats is one camera in Stats; FPS is measured since the previous stats message.
 type CameraStats struct {
-	State   CameraState `json:"state"`
-	Frames  uint64      `json:"frames"`
-	Dropped uint64      `json:"dropped"`
-	FPS     float64     `json:"fps"`
+	State       CameraState `json:"state"`
+	Frames      uint64      `json:"frames"`
+	Dropped     uint64      `json:"dropped"`
+	FPS         float64     `json:"fps"`
+	InferenceMS float64     `json:"inference_ms"`
 }
 
 func newStats(start time.Time, h *Health, q *mqttq.Queue) func() any {
@@ -371,7 +375,7 @@ func newStats(start time.Time, h *Health, q *mqttq.Queue) func() any {
 		mu.Lock()
 		defer mu.Unlock()
 		for name, ch := range rep.Cameras {
-			cs := CameraStats{State: ch.State, Frames: ch.Frames, Dropped: ch.Dropped}
+			cs := CameraStats{State: ch.State, Frames: ch.Frames, Dropped: ch.Dropped, InferenceMS: ch.InferenceMS}
 			if p, ok := prev[name]; ok && now.After(p.at) && ch.Frames >= p.frames {
 				cs.FPS = float64(ch.Frames-p.frames) / now.Sub(p.at).Seconds()
 			}

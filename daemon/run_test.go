@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,6 +91,7 @@ func TestRunEndToEndWithScriptedCamera(t *testing.T) {
 
 	c := mqttTestConfig(t, b.URL(), "thresholds: {confirm: 2, absence: 300ms, min_face: 10}\n")
 	c.Cameras = c.Cameras[:1]
+	c.MQTT.Snapshots = true
 	sc := &scene{frames: 150, pace: 10 * time.Millisecond, present: func(i int) map[string]detect.Box {
 		m := map[string]detect.Box{}
 		if i >= 10 && i < 40 {
@@ -125,6 +128,7 @@ func TestRunEndToEndWithScriptedCamera(t *testing.T) {
 	assert.Equal(t, evs[0].ID, evs[2].ID)
 	p, _ := lastPayload(msgs, "vigil/dev1/door/last_name")
 	assert.Equal(t, "alice", p)
+	sub.waitFor(t, "snapshots on new faces", func(m []paho.Message) bool { return len(onTopic(m, "vigil/dev1/door/snapshot")) >= 2 })
 
 	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
 	require.NoError(t, err)
@@ -144,5 +148,87 @@ func TestRunEndToEndWithScriptedCamera(t *testing.T) {
 	assert.Contains(t, notes, "WATCHDOG=1")
 	assert.Equal(t, "STOPPING=1", notes[len(notes)-1])
 	t.Logf("systemd saw %d notifications; events %v", len(notes), got)
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// flaky is a camera that disappears (Next fails, Health says reopening) until back is set.
+type flaky struct {
+	back atomic.Bool
+	seq  atomic.Uint64
+	img  *infer.Image
+}
+
+func (f *flaky) Next(ctx context.Context) (Frame, error) {
+	if !sleepCtx(ctx, 10*time.Millisecond) {
+		return Frame{}, ctx.Err()
+	}
+	if !f.back.Load() {
+		return Frame{}, errors.New("camera unplugged")
+	}
+	return Frame{Seq: f.seq.Add(1), Time: time.Now(), Image: *f.img, Detect: true}, nil
+}
+func (f *flaky) Close() error { return nil }
+func (f *flaky) Health() (CameraState, string) {
+	if f.back.Load() {
+		return CameraOK, ""
+	}
+	return CameraReopening, "camera unplugged"
+}
+
+// TestRunCameraFailureIsDegradedNotFatal: one camera fails and comes back while the other
+// keeps producing events; health says degraded meanwhile, and the process never stops.
+func TestRunCameraFailureIsDegradedNotFatal(t *testing.T) {
+	b := mosquittotest.Start(t)
+	sub := subscribe(t, b.URL(), nil, "", "vigil/dev1/events")
+	c := mqttTestConfig(t, b.URL(), "thresholds: {confirm: 1, absence: 100ms, min_face: 10}\n")
+	yard := &flaky{img: infer.NewImage(32, 32)}
+	door := &scene{frames: 1 << 30, pace: 10 * time.Millisecond, present: func(i int) map[string]detect.Box {
+		if (i/20)%2 == 1 {
+			return map[string]detect.Box{"alice": {X: 5, Y: 5, W: 20, H: 20}}
+		}
+		return nil
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, RunOptions{
+			Config: c, Log: testLogger(t), HTTPListener: ln, MQTTRetry: 100 * time.Millisecond, Notifier: NewNotifier(nil),
+			Parts: Parts{
+				Sources: map[string]Source{"door": door, "yard": yard},
+				// The yard frames are blank: the scene's script finds nobody in them.
+				Detector:   func(string) (Detector, error) { return door, nil },
+				Recognizer: func(string) (Recognizer, error) { return door, nil },
+			},
+		})
+	}()
+	healthz := func() (int, HealthReport) {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var rep HealthReport
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
+		return resp.StatusCode, rep
+	}
+	require.Eventually(t, func() bool {
+		code, rep := healthz()
+		return code == http.StatusServiceUnavailable && rep.Cameras["yard"].State == CameraReopening && rep.Cameras["door"].State == CameraOK
+	}, wait, 20*time.Millisecond)
+	_, rep := healthz()
+	assert.Equal(t, "camera unplugged", rep.Cameras["yard"].Error)
+	sub.waitFor(t, "events from the working camera meanwhile", func(m []paho.Message) bool { e, _ := events(t, m); return len(e) >= 2 })
+	yard.back.Store(true)
+	require.Eventually(t, func() bool {
+		code, rep := healthz()
+		return code == http.StatusOK && rep.Cameras["yard"].Frames > 0
+	}, wait, 20*time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned while a camera failed: %v", err)
+	default:
+	}
+	cancel()
+	require.NoError(t, <-done)
 	http.DefaultClient.CloseIdleConnections()
 }
