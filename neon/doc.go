@@ -39,7 +39,7 @@
 //	arm64-sdot        Armv8.2 dot product (Pi 5 Cortex-A76, Jetson Orin A78AE): cpu.ARM64.HasASIMDDP
 //	arm64-smull       Armv8.0 (Pi 4 Cortex-A72): SMULL/SMULL2 (+SMLAL/SMLAL2) into int16, SADALP into int32
 //	amd64-avx512vnni  VPDPBUSD on ZMM, two panels at once, activations biased by XOR 0x80
-//	                  (undone with -128*RowSum); AVX-512 epilogue; AVX2 depthwise and add
+//	                  (undone with -128*RowSum); AVX-512 epilogue and depthwise; AVX2 add
 //	amd64-avx2        VPMOVSXBW + VPMADDWD (VPMADDUBSW would saturate int16: 255*127*2 > 32767)
 //	generic           pure Go: other architectures (armv7 included) and the purego tag
 //

@@ -1078,3 +1078,90 @@ max_loop:
 max_done:
 	VZEROUPPER
 	RET
+
+// DWPAIRZ accumulates two depthwise taps for 16 channels into Z0: the taps'
+// bytes are interleaved (VPUNPCKLBW/HBW), sign-extended to 16 int16 pairs
+// and multiplied by the (w_a, w_b) pairs with one VPMADDWD.
+#define DWPAIRZ(ta, tb, woff) \
+	VMOVDQU      ta, X6 \
+	VMOVDQU      tb, X7 \
+	VPUNPCKLBW   X7, X6, X8 \
+	VPUNPCKHBW   X7, X6, X9 \
+	VINSERTI128  $1, X9, Y8, Y8 \
+	VPMOVSXBW    Y8, Z8 \
+	VPMADDWD     woff(R9), Z8, Z8 \
+	VPADDD       Z8, Z0, Z0
+
+// func depthwiseAVX512(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
+//
+// depthwiseAVX2 with the 16 channels in one ZMM and epilogueAVX512's steps.
+TEXT ·depthwiseAVX512(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ c+24(FP), CX
+	MOVQ rowStride+32(FP), BX
+	MOVQ pixStep+40(FP), R12
+	MOVQ wp+48(FP), R9
+	MOVQ e+56(FP), R8
+	VMOVDQU32    0(R8), Z20
+	VMOVDQU32    64(R8), Z21
+	VMOVDQU32    128(R8), Z22
+	VMOVDQU32    192(R8), Z23
+	VMOVDQU32    256(R8), Z24
+	VMOVDQU32    320(R8), Z25
+	VPBROADCASTD 384(R8), Z26
+	VPBROADCASTD 388(R8), Z27
+	VPBROADCASTD 392(R8), Z28
+	VPSHUFD      $0xF5, Z21, Z19
+	MOVQ         $0x40000000, AX
+	VPBROADCASTQ AX, Z29
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	MOVL         $0xAAAA, AX
+	KMOVW        AX, K2
+	VPXOR        X10, X10, X10
+
+dwz_pixel:
+	TESTQ DX, DX
+	JZ    dwz_done
+	MOVQ  SI, R10
+	LEAQ  (SI)(BX*1), R11
+	LEAQ  (R11)(BX*1), R13
+	VPXORD Z0, Z0, Z0
+	DWPAIRZ((R10), (R10)(CX*1), 0)
+	DWPAIRZ((R10)(CX*2), (R11), 64)
+	DWPAIRZ((R11)(CX*1), (R11)(CX*2), 128)
+	DWPAIRZ((R13), (R13)(CX*1), 192)
+	DWPAIRZ((R13)(CX*2), X10, 256)
+	VPADDD    Z20, Z0, Z0
+	VPSLLVD   Z22, Z0, Z3
+	VPSRAVD   Z22, Z3, Z4
+	VPCMPEQD  Z4, Z0, K1
+	VPSRAD    $31, Z0, Z5
+	VPXORD    Z30, Z5, Z5
+	VPBLENDMD Z3, Z5, K1, Z0
+	VPMULDQ   Z21, Z0, Z3
+	VPSHUFD   $0xF5, Z0, Z4
+	VPMULDQ   Z19, Z4, Z4
+	VPADDQ    Z29, Z3, Z3
+	VPADDQ    Z29, Z4, Z4
+	VPSRLQ    $31, Z3, Z3
+	VPSLLQ    $1, Z4, Z4
+	VPBLENDMD Z4, Z3, K2, Z0
+	VPSRAVD   Z24, Z0, Z3
+	VPANDD    Z25, Z3, Z3
+	VPSRAVD   Z23, Z0, Z0
+	VPADDD    Z3, Z0, Z0
+	VPMAXSD   Z26, Z0, Z0
+	VPMINSD   Z27, Z0, Z0
+	VPADDD    Z28, Z0, Z0
+	VPMOVSDB  Z0, (DI)
+	ADDQ CX, DI
+	ADDQ R12, SI
+	DECQ DX
+	JMP  dwz_pixel
+
+dwz_done:
+	VZEROUPPER
+	RET

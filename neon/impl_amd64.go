@@ -151,7 +151,14 @@ func (k *dwBlock) set(q *Requant, wts []int8, c, cb int) {
 	}
 }
 
+//go:noescape
+func depthwiseAVX512(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
+
 func dwKernel(dst, src *int8, n, c, rowStride, pixStep int, k *dwBlock) {
+	if cur.id == idVNNI512 {
+		depthwiseAVX512(dst, src, n, c, rowStride, pixStep, &k.wp, &k.e)
+		return
+	}
 	depthwiseAVX2(dst, src, n, c, rowStride, pixStep, &k.wp, &k.e)
 }
 
