@@ -192,14 +192,18 @@ func TestRunCameraFailureIsDegradedNotFatal(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	reload := make(chan *Config)
+	reloaded := make(chan *Config, 1)
 	go func() {
 		done <- Run(ctx, RunOptions{
 			Config: c, Log: testLogger(t), HTTPListener: ln, MQTTRetry: 100 * time.Millisecond, Notifier: NewNotifier(nil),
+			Reload: reload,
 			Parts: Parts{
 				Sources: map[string]Source{"door": door, "yard": yard},
 				// The yard frames are blank: the scene's script finds nobody in them.
 				Detector:   func(string) (Detector, error) { return door, nil },
 				Recognizer: func(string) (Recognizer, error) { return door, nil },
+				Reload:     func(nc *Config) error { reloaded <- nc; return nil },
 			},
 		})
 	}()
@@ -228,6 +232,11 @@ func TestRunCameraFailureIsDegradedNotFatal(t *testing.T) {
 		t.Fatalf("Run returned while a camera failed: %v", err)
 	default:
 	}
+	// SIGHUP: cmd/vigil re-reads the file and hands it over.
+	nc := *c
+	nc.Thresholds.Confirm = 5
+	reload <- &nc
+	assert.Equal(t, 5, (<-reloaded).Thresholds.Confirm)
 	cancel()
 	require.NoError(t, <-done)
 	http.DefaultClient.CloseIdleConnections()
