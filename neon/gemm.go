@@ -96,11 +96,13 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 	_ = q.Mult[p.N-1]
 	_ = q.Shift[p.N-1]
 	var acc, acc2 [tileM * panelN]int32
+	var tw [tileM]uint32
 	panels := (p.N + panelN - 1) / panelN
 	for i0 := 0; i0 < m; i0 += tileM {
 		rows := min(tileM, m-i0)
+		tail := tailWords(&tw, a, i0*lda, lda, rows, p.K)
 		for pi := 0; pi < panels; {
-			n := gemmTiles(&acc, &acc2, a, i0*lda, lda, rows, p, pi, panels)
+			n := gemmTiles(&acc, &acc2, a, i0*lda, lda, rows, p, pi, panels, tail)
 			for t := 0; t < n; t++ {
 				ac := &acc
 				if t == 1 {
@@ -129,11 +131,13 @@ func GemmInt32(dst []int32, ldd int, a []int8, lda int, m int, p *Packed) {
 		return
 	}
 	var acc, acc2 [tileM * panelN]int32
+	var tw [tileM]uint32
 	panels := (p.N + panelN - 1) / panelN
 	for i0 := 0; i0 < m; i0 += tileM {
 		rows := min(tileM, m-i0)
+		tail := tailWords(&tw, a, i0*lda, lda, rows, p.K)
 		for pi := 0; pi < panels; {
-			n := gemmTiles(&acc, &acc2, a, i0*lda, lda, rows, p, pi, panels)
+			n := gemmTiles(&acc, &acc2, a, i0*lda, lda, rows, p, pi, panels, tail)
 			for t := 0; t < n; t++ {
 				ac := &acc
 				if t == 1 {
@@ -157,18 +161,19 @@ func GemmInt32(dst []int32, ldd int, a []int8, lda int, m int, p *Packed) {
 // gemmTiles fills acc with panel pi and, where the implementation does two
 // panels at once and pi+1 exists, acc2 with panel pi+1. It returns the
 // number of panels done.
-func gemmTiles(acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi, panels int) int {
-	if p.K > 0 && cur.id != 0 && pi+1 < panels && archTile2(cur.id, acc, acc2, a, off, lda, rows, p, pi) {
+// tail holds the rows' last K%4 activations (nil when K%4 == 0).
+func gemmTiles(acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi, panels int, tail *[tileM]uint32) int {
+	if p.K > 0 && cur.id != 0 && pi+1 < panels && archTile2(cur.id, acc, acc2, a, off, lda, rows, p, pi, tail) {
 		return 2
 	}
-	gemmTile(acc, a, off, lda, rows, p, pi)
+	gemmTile(acc, a, off, lda, rows, p, pi, tail)
 	return 1
 }
 
 // gemmTile fills acc[r*16+j] for r < rows with the dot products of rows
 // a[off+r*lda:][:K] and the 16 channels of panel pi, using the selected
 // implementation.
-func gemmTile(acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
+func gemmTile(acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32) {
 	if p.K == 0 {
 		*acc = [tileM * panelN]int32{}
 		return
@@ -177,25 +182,36 @@ func gemmTile(acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packe
 		tileGeneric(acc, a, off, lda, rows, p.K, p.panel(pi))
 		return
 	}
-	archTile(cur.id, acc, a, off, lda, rows, p, pi)
+	archTile(cur.id, acc, a, off, lda, rows, p, pi, tail)
 }
 
 // tailWords gathers, for each of rows rows, the last K%4 activations
 // (zero-padded) into one little-endian word, so that the assembly kernels
-// never read past the end of a row. It reports whether there is a tail.
-func tailWords(tw *[tileM]uint32, a []int8, off, lda, rows, k int) bool {
+// never read past the end of a row. It returns tw, or nil when K%4 == 0.
+// It runs once per tile of rows, for all panels.
+func tailWords(tw *[tileM]uint32, a []int8, off, lda, rows, k int) *[tileM]uint32 {
 	g := k &^ (groupK - 1)
-	t := k - g
-	if t == 0 {
-		return false
+	if k == g || cur.id == 0 {
+		return nil
 	}
-	for r := 0; r < rows; r++ {
-		x := a[off+r*lda+g : off+r*lda+k]
-		var v uint32
-		for i, b := range x {
-			v |= uint32(uint8(b)) << (8 * i)
+	o := off + g
+	_ = a[o+(rows-1)*lda+(k-g)-1]
+	switch k - g {
+	case 1:
+		for r := 0; r < rows; r++ {
+			tw[r] = uint32(uint8(a[o]))
+			o += lda
 		}
-		tw[r] = v
+	case 2:
+		for r := 0; r < rows; r++ {
+			tw[r] = uint32(uint8(a[o])) | uint32(uint8(a[o+1]))<<8
+			o += lda
+		}
+	default:
+		for r := 0; r < rows; r++ {
+			tw[r] = uint32(uint8(a[o])) | uint32(uint8(a[o+1]))<<8 | uint32(uint8(a[o+2]))<<16
+			o += lda
+		}
 	}
-	return true
+	return tw
 }

@@ -39,14 +39,9 @@ func tileVNNI512x2(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, groups
 
 // archTile2 computes panels pi and pi+1 in one pass where the kernel can
 // (VNNI), and reports whether it did.
-func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) bool {
+func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32) bool {
 	if id != idVNNI512 {
 		return false
-	}
-	var tw [tileM]uint32
-	var tail *[tileM]uint32
-	if tailWords(&tw, a, off, lda, rows, p.K) {
-		tail = &tw
 	}
 	_ = p.comp[pi*panelN+2*panelN-1]
 	_ = p.data[(pi+2)*p.kp*panelN-1]
@@ -54,12 +49,7 @@ func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, row
 	return true
 }
 
-func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
-	var tw [tileM]uint32
-	var tail *[tileM]uint32
-	if tailWords(&tw, a, off, lda, rows, p.K) {
-		tail = &tw
-	}
+func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32) {
 	groups := p.K / groupK
 	// Rows are only read up to (groups*4) bytes; a[off:] holds them (checked by checkGemm).
 	ap := &a[off]

@@ -31,12 +31,7 @@ func tileSMLAL(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *in
 //go:noescape
 func tileSMULL(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, tail *[tileM]uint32)
 
-func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) {
-	var tw [tileM]uint32
-	var tail *[tileM]uint32
-	if tailWords(&tw, a, off, lda, rows, p.K) {
-		tail = &tw
-	}
+func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32) {
 	// Rows are only read up to (K/4)*4 bytes; a[off:] holds them (checked by checkGemm).
 	ap := &a[off]
 	w := &p.data[pi*p.kp*panelN]
@@ -165,7 +160,7 @@ func archRequantize(dst, src []int8, zpIn, mult, shift, zpOut int32, lo, hi int8
 	return n
 }
 
-func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int) bool {
+func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32) bool {
 	return false
 }
 
