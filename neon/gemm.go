@@ -95,6 +95,7 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 	_ = q.Bias[p.N-1]
 	_ = q.Mult[p.N-1]
 	_ = q.Shift[p.N-1]
+	var slots [8]epiSlot // epilogue parameters of panel j, kept across row tiles in slot j%8
 	var acc, acc2 [tileM * panelN]int32
 	var tw [tileM]uint32
 	panels := (p.N + panelN - 1) / panelN
@@ -110,7 +111,7 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 				}
 				j0 := (pi + t) * panelN
 				nj := min(panelN, p.N-j0)
-				if cur.id != 0 && archEpilogue(cur.id, dst, i0*ldd+j0, ldd, ac, rows, nj, q, j0) {
+				if cur.id != 0 && archEpilogue(cur.id, dst, i0*ldd+j0, ldd, ac, rows, nj, q, j0, &slots[(pi+t)%len(slots)]) {
 					continue
 				}
 				for r := 0; r < rows; r++ {

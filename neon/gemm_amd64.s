@@ -851,6 +851,67 @@ epi512_done:
 	VZEROUPPER
 	RET
 
+// func epilogueAVX512NoLeft(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
+//
+// epilogueAVX512 for panels whose shifts are all >= 0 (multipliers below 1,
+// the usual case): no saturating pre-shift.
+//
+// epilogueAVX2's steps on one ZMM (a whole row of 16 channels), with mask
+// registers for the blends and VPMOVSDB to narrow (values are already in
+// [Min, Max], so its saturation never acts). Parameters live in Z19-Z31.
+TEXT ·epilogueAVX512NoLeft(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), BX
+	MOVQ acc+16(FP), SI
+	MOVQ rows+24(FP), CX
+	MOVQ e+32(FP), R8
+	VMOVDQU32    0(R8), Z20   // bias
+	VMOVDQU32    64(R8), Z21  // mult
+	VMOVDQU32    128(R8), Z22 // left
+	VMOVDQU32    192(R8), Z23 // right
+	VMOVDQU32    256(R8), Z24 // right-1 or 32
+	VMOVDQU32    320(R8), Z25 // rounding-bit mask
+	VPBROADCASTD 384(R8), Z26 // lo
+	VPBROADCASTD 388(R8), Z27 // hi
+	VPBROADCASTD 392(R8), Z28 // zp
+	VPSHUFD      $0xF5, Z21, Z19 // mult of the odd lanes, in even position
+	MOVQ         $0x40000000, AX
+	VPBROADCASTQ AX, Z29
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	MOVL         $0xAAAA, AX
+	KMOVW        AX, K2
+
+epi512nl_row:
+	TESTQ CX, CX
+	JZ    epi512nl_done
+	VMOVDQU32 (SI), Z0
+	VPADDD    Z20, Z0, Z0
+	VPMULDQ   Z21, Z0, Z3     // even lanes x*mult
+	VPSHUFD   $0xF5, Z0, Z4
+	VPMULDQ   Z19, Z4, Z4     // odd lanes
+	VPADDQ    Z29, Z3, Z3
+	VPADDQ    Z29, Z4, Z4
+	VPSRLQ    $31, Z3, Z3
+	VPSLLQ    $1, Z4, Z4
+	VPBLENDMD Z4, Z3, K2, Z0
+	VPSRAVD   Z24, Z0, Z3     // rounding right shift
+	VPANDD    Z25, Z3, Z3
+	VPSRAVD   Z23, Z0, Z0
+	VPADDD    Z3, Z0, Z0
+	VPMAXSD   Z26, Z0, Z0
+	VPMINSD   Z27, Z0, Z0
+	VPADDD    Z28, Z0, Z0
+	VPMOVSDB  Z0, (DI)
+	ADDQ $64, SI
+	ADDQ BX, DI
+	DECQ CX
+	JMP  epi512nl_row
+
+epi512nl_done:
+	VZEROUPPER
+	RET
+
 // func tileVNNI512x2(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, pstride int, init *int32, tail *[tileM]uint32)
 //
 // tileVNNI512 on two adjacent panels at once (w and w+pstride, init and

@@ -81,24 +81,45 @@ func epilogueAVX512(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e 
 
 // archEpilogue runs the Requant epilogue of a rows x nj tile in assembly:
 // same integer steps as Requantize, 8 lanes at a time (see the .s file).
-func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
-	var e epi
-	e.set(q, j0, nj)
+// epiSlot caches one panel's epilogue parameters across the row tiles of
+// a Gemm call.
+type epiSlot struct {
+	e      epi
+	q      *Requant
+	j0, nj int
+	noLeft bool // every shift >= 0: the epilogue can skip the saturating pre-shift
+}
+
+//go:noescape
+func epilogueAVX512NoLeft(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
+
+func (s *epiSlot) epilogue(id int, dst *int8, ldd int, acc *[tileM * panelN]int32, rows int) {
+	switch {
+	case id != idVNNI512:
+		epilogueAVX2(dst, ldd, acc, rows, &s.e)
+	case s.noLeft:
+		epilogueAVX512NoLeft(dst, ldd, acc, rows, &s.e)
+	default:
+		epilogueAVX512(dst, ldd, acc, rows, &s.e)
+	}
+}
+
+func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int, s *epiSlot) bool {
+	if s.q != q || s.j0 != j0 || s.nj != nj {
+		s.e.set(q, j0, nj)
+		s.q, s.j0, s.nj = q, j0, nj
+		s.noLeft = true
+		for _, sh := range q.Shift[j0 : j0+nj] {
+			s.noLeft = s.noLeft && sh >= 0
+		}
+	}
 	if nj == panelN {
 		_ = dst[off+(rows-1)*ldd+panelN-1]
-		if id == idVNNI512 {
-			epilogueAVX512(&dst[off], ldd, acc, rows, &e)
-		} else {
-			epilogueAVX2(&dst[off], ldd, acc, rows, &e)
-		}
+		s.epilogue(id, &dst[off], ldd, acc, rows)
 		return true
 	}
 	var tmp [tileM * panelN]int8
-	if id == idVNNI512 {
-		epilogueAVX512(&tmp[0], panelN, acc, rows, &e)
-	} else {
-		epilogueAVX2(&tmp[0], panelN, acc, rows, &e)
-	}
+	s.epilogue(id, &tmp[0], panelN, acc, rows)
 	for r := 0; r < rows; r++ {
 		copy(dst[off+r*ldd:off+r*ldd+nj], tmp[r*panelN:])
 	}

@@ -59,16 +59,26 @@ type epiNEON struct {
 //go:noescape
 func epilogueNEON(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epiNEON)
 
-func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
-	var e epiNEON
-	e.set(q, j0, nj)
+// epiSlot caches one panel's epilogue parameters across the row tiles of
+// a Gemm call.
+type epiSlot struct {
+	e      epiNEON
+	q      *Requant
+	j0, nj int
+}
+
+func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int, s *epiSlot) bool {
+	if s.q != q || s.j0 != j0 || s.nj != nj {
+		s.e.set(q, j0, nj)
+		s.q, s.j0, s.nj = q, j0, nj
+	}
 	if nj == panelN {
 		_ = dst[off+(rows-1)*ldd+panelN-1]
-		epilogueNEON(&dst[off], ldd, acc, rows, &e)
+		epilogueNEON(&dst[off], ldd, acc, rows, &s.e)
 		return true
 	}
 	var tmp [tileM * panelN]int8
-	epilogueNEON(&tmp[0], panelN, acc, rows, &e)
+	epilogueNEON(&tmp[0], panelN, acc, rows, &s.e)
 	for r := 0; r < rows; r++ {
 		copy(dst[off+r*ldd:off+r*ldd+nj], tmp[r*panelN:])
 	}

@@ -8,7 +8,9 @@ func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, 
 	panic("neon: no kernel")
 }
 
-func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int) bool {
+type epiSlot struct{}
+
+func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int, s *epiSlot) bool {
 	return false
 }
 
