@@ -16,13 +16,18 @@ export QT_QPA_PLATFORM ?= offscreen
 # daemon's capture wiring and cmd/vigil need gocv).
 PUREPKGS  ?= ./infer/... ./quant/... ./neon/... ./detect/... ./face/...
 
-.PHONY: help setup models-fetch test vet build cross cross-pure cross-full models soak install clean
+# Packages whose tests run under qemu-aarch64 in test-arm64 (the kernels and the maths; the
+# model-level tests are too slow under emulation).
+QEMUPKGS  ?= ./neon/... ./quant/...
+
+.PHONY: help setup models-fetch test vet build cross cross-pure cross-full test-arm64 models soak install clean
 
 help:
 	@echo "make setup    install Debian packages, Go modules and model files (scripts/setup.sh)"
 	@echo "make test     go vet, then every test (QT_QPA_PLATFORM=offscreen, -tags matprofile)"
 	@echo "make build    build $(BUILD)/vigil for this machine"
 	@echo "make cross    build linux/arm64: pure-Go packages with CGO_ENABLED=0, and the full daemon"
+	@echo "make test-arm64  run the kernel tests under qemu-aarch64 (Pi 5 CPU, then Pi 4 CPU)"
 	@echo "make models   regenerate the embedded .vq models from the pinned model files"
 	@echo "make soak     long-running soak test (placeholder)"
 	@echo "make install  install binary, unit and example config (root; systemd/install.sh)"
@@ -50,6 +55,12 @@ cross: cross-pure cross-full
 cross-pure:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(PUREPKGS)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet $(PUREPKGS)
+
+# The default qemu CPU has dotprod (SDOT, as a Pi 5's Cortex-A76); cortex-a72 (a Pi 4) has not,
+# so the second run tests the SMULL/SADALP path.
+test-arm64:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 $(QEMUPKGS)
+	QEMU_CPU=cortex-a72 CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 $(QEMUPKGS)
 
 # The full daemon with cgo and gocv against Debian's arm64 OpenCV in a private sysroot.
 cross-full:
