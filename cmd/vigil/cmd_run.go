@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
 	"io"
 	"log/slog"
 	"math"
@@ -14,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"gocv.io/x/gocv"
 
 	"github.com/vigil-edge/vigil/capture"
 	"github.com/vigil-edge/vigil/daemon"
@@ -164,12 +169,14 @@ func runDaemon(ctx context.Context, path string, cfg *daemon.Config, log *slog.L
 	defer wg.Wait()
 	defer stopHup()
 
+	ann := newGocvAnnotator()
+	defer ann.Close()
 	parts := daemon.Parts{
 		Sources:    sources,
 		Detector:   func(name string) (daemon.Detector, error) { return dets[name], nil },
 		Recognizer: func(name string) (daemon.Recognizer, error) { return recs[name], nil },
 		Gallery:    eng,
-		Annotate:   daemon.EncodePreview,
+		Annotate:   ann.Annotate,
 		Reload: func(nc *daemon.Config) error {
 			if _, err := gal.Reload(); err != nil {
 				return err
@@ -384,4 +391,56 @@ func (r *runRecognizer) Recognize(im *infer.Image, d detect.Detection) (string, 
 	}
 	mt := m.Match(f.Embedding)
 	return mt.Name, mt.Distance, nil
+}
+
+// gocvAnnotator draws boxes, names and track ids with OpenCV for /snapshot, /stream and MQTT
+// snapshots. Its Mats are made once and reused; one mutex serves all cameras (previews are
+// rate-limited, so contention is negligible).
+type gocvAnnotator struct {
+	mu  sync.Mutex
+	bgr gocv.Mat
+}
+
+func newGocvAnnotator() *gocvAnnotator { return &gocvAnnotator{bgr: gocv.NewMat()} }
+
+func (a *gocvAnnotator) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.bgr.Close()
+}
+
+func (a *gocvAnnotator) Annotate(im *infer.Image, obs []daemon.Observation) ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rgb, err := gocv.NewMatFromBytes(im.H, im.W, gocv.MatTypeCV8UC3, im.Pix)
+	if err != nil {
+		return nil, err
+	}
+	gocv.CvtColor(rgb, &a.bgr, gocv.ColorBGRToRGB) // the same channel swap either way
+	rgb.Close()
+	for _, o := range obs {
+		c := color.RGBA{230, 200, 0, 255} // not recognised (yet)
+		label := fmt.Sprintf("#%d", o.Track)
+		switch {
+		case o.Name == daemon.Unknown:
+			c = color.RGBA{220, 0, 0, 255}
+			label = "unknown " + label
+		case o.Name != "":
+			c = color.RGBA{0, 200, 0, 255}
+			label = o.Name + " " + label
+		}
+		b := o.Box
+		if math.IsNaN(float64(b.X + b.Y + b.W + b.H)) {
+			continue
+		}
+		r := image.Rect(int(b.X), int(b.Y), int(b.X+b.W), int(b.Y+b.H))
+		gocv.Rectangle(&a.bgr, r, c, 2)
+		gocv.PutText(&a.bgr, label, image.Pt(r.Min.X, max(r.Min.Y-6, 12)), gocv.FontHersheySimplex, 0.5, c, 1)
+	}
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, a.bgr, []int{gocv.IMWriteJpegQuality, 75})
+	if err != nil {
+		return nil, err
+	}
+	defer buf.Close()
+	return bytes.Clone(buf.GetBytes()), nil
 }

@@ -10,6 +10,7 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,12 +238,37 @@ log: {level: info}
 	assert.Equal(t, "John_Savage", lastOn(msgs, "vigil/e2e/door/last_name"))
 	assert.Equal(t, "0", lastOn(msgs, "vigil/e2e/door/face/John_Salley"))
 
+	// The HTTP side, on the port the kernel chose (logged at start).
+	logMu.Lock()
+	addr := ""
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if i := strings.Index(line, `msg="http: listening" addr=`); i >= 0 {
+			addr = strings.TrimSpace(line[i+len(`msg="http: listening" addr=`):])
+		}
+	}
+	logMu.Unlock()
+	require.NotEmpty(t, addr, "http address in the log")
+	resp, err := http.Get("http://" + addr + "/snapshot/door.jpg")
+	require.NoError(t, err)
+	snap, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	img, err := jpeg.Decode(bytes.NewReader(snap))
+	require.NoError(t, err)
+	assert.Equal(t, 480, img.Bounds().Dx())
+	resp, err = http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(metrics), "vigil_events_published_total 6")
+	assert.Contains(t, string(metrics), `vigil_inference_seconds_count{model="detector"}`)
+	http.DefaultClient.CloseIdleConnections()
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 	<-logDone
 	log.waitFor(t, "last will after SIGKILL", func(m []paho.Message) bool { return lastOn(m, "vigil/e2e/available") == "offline" })
-	_ = io.Discard
-	_ = strings.TrimSpace
 }
 
 // TestRunCommandsAndSIGTERM enrols and removes people over MQTT with the real models and
