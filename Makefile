@@ -3,6 +3,8 @@
 # The tests need no service running beforehand (MQTT tests start their own mosquitto on a free
 # loopback port) and no network (model files come from scripts/fetch-models.sh, run by setup).
 
+# Go 1.26 lives in /usr/local/go on the project's machines; sudo and some shells drop it from PATH.
+export PATH := $(PATH):/usr/local/go/bin
 GO        ?= go
 BUILD     ?= build
 # matprofile makes gocv count live Mats so the capture tests can fail on a leak. It is set for
