@@ -74,7 +74,7 @@ var imageExts = []string{".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tif
 
 // Config describes one source. Only Source is required.
 type Config struct {
-	// Name identifies the camera in logs.
+	// Name is the camera's name, returned by Source.Name; default: Source.
 	Name string
 	// Source is a V4L2 device (/dev/video0 or 0), a video file, a stream URL or a folder.
 	Source string
@@ -98,7 +98,8 @@ type Config struct {
 	// EmptyLimit is how many failed or empty reads in a row make a device or stream count as
 	// failed and be reopened. Default 5.
 	EmptyLimit int
-	// Logger receives state changes; nil discards them.
+	// Logger receives state changes, with the source and its kind added; give it the camera's
+	// own fields (camera=NAME). nil discards them.
 	Logger *slog.Logger
 }
 
@@ -270,11 +271,14 @@ func Open(cfg Config) (*Source, error) {
 		taken:  make(chan struct{}, 1),
 		free:   []*frameBuf{{}, {}},
 	}
-	s.log = cfg.Logger.With("camera", cfg.Name, "source", cfg.Source, "kind", s.kind.String())
+	s.log = cfg.Logger.With("source", cfg.Source, "kind", s.kind.String())
 	s.health = Health{State: StateOpening, Since: time.Now()}
 	go s.run(ctx, gate)
 	return s, nil
 }
+
+// Name is the camera's name from Config.Name.
+func (s *Source) Name() string { return s.cfg.Name }
 
 // Kind is the kind of source being read.
 func (s *Source) Kind() Kind { return s.kind }
