@@ -52,10 +52,13 @@ build:
 
 cross: cross-pure cross-full
 
-# Every package that does not need gocv, for linux/arm64 without cgo; the test binaries too, so
-# that they can run under qemu-aarch64.
+# Every package that does not need gocv, for linux/arm64 without cgo: the core packages by name
+# (so that one which starts to need cgo fails here loudly), and whatever else does not import
+# gocv (daemon, models, ...), found from the import graph.
 cross-pure:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(PUREPKGS)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $$(CGO_ENABLED=0 GOOS=linux GOARCH=arm64 \
+		$(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./... | awk '!/gocv\.io/ {print $$1}')
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet $(PUREPKGS)
 
 # The default qemu CPU has dotprod (SDOT, as a Pi 5's Cortex-A76); cortex-a72 (a Pi 4) has not,
