@@ -42,7 +42,7 @@ if [ ! -f "$sysroot/.complete" ]; then
 		say "adding the arm64 architecture to dpkg (package lists only; nothing arm64 is installed)"
 		as_root dpkg --add-architecture arm64
 		as_root apt-get update -q
-	elif [ -z "$(apt-cache policy libopencv-core406:arm64 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)')" ]; then
+	elif ! apt-cache policy libopencv-core406:arm64 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -qv '(none)'; then
 		as_root apt-get update -q
 	fi
 	# Every libopencv package that libopencv-dev:arm64 pulls in (the set apt would install),

@@ -21,7 +21,9 @@ destdir=${DESTDIR:-}
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
 say() { printf 'install: %s\n' "$*"; }
 
-[ -f "$bin" ] && [ -x "$bin" ] || die "no executable at $bin: run 'make build' first or name the binary"
+if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
+	die "no executable at $bin: run 'make build' first or name the binary"
+fi
 if [ -z "$destdir" ] && [ "$(id -u)" -ne 0 ]; then
 	die "must run as root (or set DESTDIR to stage the files)"
 fi
