@@ -119,18 +119,19 @@
 // ratios). Gemm includes the fused epilogue; M x K x N:
 //
 //	shape (M x K x N)   avx512vnni  avx2   generic  (cpu-GOP/s; ratio vnni/generic, avx2/generic)
-//	64 x 576 x 64          214       59     2.2     97x  27x
-//	1024 x 288 x 32        262       58     1.9    136x  30x
-//	4096 x 27 x 16          34       20     1.1     31x  18x
-//	256 x 1152 x 128       284       57     1.7    172x  34x
-//	4800 x 32 x 64          68       28     1.4     50x  20x
-//	1200 x 64 x 128        125       41     1.6     78x  26x
-//	300 x 128 x 256        172       45     1.6    110x  28x
+//	64 x 576 x 64          271       58     1.7    164x  35x
+//	1024 x 288 x 32        269       64     2.1    131x  31x
+//	4096 x 27 x 16          69       30     1.4     48x  21x
+//	256 x 1152 x 128       270       60     1.7    163x  36x
+//	4800 x 32 x 64          98       33     1.6     63x  21x
+//	1200 x 64 x 128        129       39     1.3     98x  30x
+//	300 x 128 x 256        162       39     1.7     98x  23x
 //
-// DepthwiseConv3x3 (120x160x32 s1, 60x80x64 s2, 30x40x128 s1): 8-12
-// cpu-GOP/s SIMD against 0.8-0.9 generic (10-15x). AddInt8: 0.6 G
-// elements/s against 0.08 (7x). Allocations: zero everywhere (tested).
-// Short K (27, 32) is bound by per-tile overhead and the epilogue rather
-// than by VPDPBUSD; the 8x target over the pure-Go reference holds for
-// every shape and both x86 paths.
+// DepthwiseConv3x3 (120x160x32 s1, 60x80x64 s2, 30x40x128 s1): 8.5-14
+// cpu-GOP/s with AVX-512, 6.7-11 with AVX2, 0.8 generic (11-19x, 8-14x).
+// AddInt8: 0.5-0.6 G elements/s against 0.09 (6x). Allocations: zero
+// everywhere (tested).
+// Short K (27, 32) is bound by per-tile overhead (the K%4 tail words, the
+// epilogue) rather than by VPDPBUSD; the 8x target over the pure-Go
+// reference holds for every shape and both x86 paths.
 package neon
