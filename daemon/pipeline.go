@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -81,6 +82,9 @@ type Camera struct {
 	PreviewEvery time.Duration
 	// MinFace is the smallest face side, in pixels, passed to the recogniser.
 	MinFace int
+	// DetectorModel and RecognizerModel label vigil_inference_seconds (default "detector"
+	// and "recognizer").
+	DetectorModel, RecognizerModel string
 	// OnPresence is called with this camera's counts after every change (GPIO output).
 	OnPresence func(camera string, counts map[string]int)
 	// Snapshot, when set, receives an annotated JPEG of the frame on "new" events and on
@@ -91,7 +95,7 @@ type Camera struct {
 	disabled  atomic.Bool // set by SetEnabled(false); read by the loop
 	heartbeat atomic.Int64
 	trMu      sync.Mutex
-	newTC     *TrackerConfig
+	newTh     *Thresholds
 }
 
 // pollNext bounds one wait for a frame so the loop keeps beating while a camera is silent.
@@ -100,10 +104,10 @@ const pollNext = time.Second
 // SetEnabled starts or stops processing (command camera/<name>); frames are still read.
 func (c *Camera) SetEnabled(on bool) { c.disabled.Store(!on) }
 
-// SetTrackerConfig applies new thresholds at the next frame (SIGHUP).
-func (c *Camera) SetTrackerConfig(tc TrackerConfig) {
+// SetThresholds applies new thresholds at the next frame (SIGHUP); safe from any goroutine.
+func (c *Camera) SetThresholds(t Thresholds) {
 	c.trMu.Lock()
-	c.newTC = &tc
+	c.newTh = &t
 	c.trMu.Unlock()
 }
 
@@ -186,9 +190,10 @@ func (c *Camera) Run(ctx context.Context) error {
 			}
 		}
 		c.trMu.Lock()
-		if c.newTC != nil {
-			c.Tracker.cfg = *c.newTC
-			c.newTC = nil
+		if c.newTh != nil {
+			c.Tracker.cfg = TrackerConfigFrom(*c.newTh)
+			c.MinFace = c.newTh.MinFace
+			c.newTh = nil
 		}
 		c.trMu.Unlock()
 		if c.disabled.Load() {
@@ -205,6 +210,9 @@ func (c *Camera) Run(ctx context.Context) error {
 		if wasDisabled {
 			log.Info("camera: enabled")
 			wasDisabled = false
+			if c.Health != nil {
+				c.Health.SetCamera(c.Name, CameraOK, nil)
+			}
 		}
 		obs = obs[:0]
 		ran := false
@@ -241,7 +249,7 @@ func (c *Camera) observe(im *infer.Image, obs []Observation) ([]Observation, err
 	dets, err := c.Detector.Detect(im)
 	took := time.Since(start)
 	if c.Metrics != nil {
-		c.Metrics.Inference.WithLabelValues("detector").Observe(took.Seconds())
+		c.Metrics.Inference.WithLabelValues(cmp.Or(c.DetectorModel, "detector")).Observe(took.Seconds())
 	}
 	if c.Health != nil {
 		c.Health.Inference(c.Name, took)
@@ -255,7 +263,7 @@ func (c *Camera) observe(im *infer.Image, obs []Observation) ([]Observation, err
 			start := time.Now()
 			name, dist, err := c.Recognizer.Recognize(im, d)
 			if c.Metrics != nil {
-				c.Metrics.Inference.WithLabelValues("recognizer").Observe(time.Since(start).Seconds())
+				c.Metrics.Inference.WithLabelValues(cmp.Or(c.RecognizerModel, "recognizer")).Observe(time.Since(start).Seconds())
 			}
 			if err == nil {
 				o.Name, o.Distance = name, dist

@@ -31,6 +31,8 @@ type Parts struct {
 	Gallery GalleryEditor
 	// Annotate renders previews for /snapshot and /stream; nil disables them.
 	Annotate Annotator
+	// RecognizerModel names the embedding model in vigil_inference_seconds{model}.
+	RecognizerModel string
 	// Reload is called on SIGHUP with the new, validated configuration (gallery reload).
 	Reload func(*Config) error
 }
@@ -174,6 +176,7 @@ func Run(ctx context.Context, o RunOptions) error {
 			Gate:    gate, Health: health, Metrics: metrics, Frames: hub, Annotate: o.Parts.Annotate,
 			PreviewEvery: 200 * time.Millisecond, MinFace: c.Thresholds.MinFace,
 			OnPresence: onPresence, Log: log,
+			DetectorModel: c.Detector.Model, RecognizerModel: o.Parts.RecognizerModel,
 		}
 		if c.MQTT.Snapshots {
 			cams[cc.Name].Snapshot = mq.PublishSnapshot
@@ -262,8 +265,7 @@ loop:
 				continue
 			}
 			for _, cam := range cams {
-				cam.SetTrackerConfig(TrackerConfigFrom(nc.Thresholds))
-				cam.MinFace = nc.Thresholds.MinFace
+				cam.SetThresholds(nc.Thresholds)
 			}
 			if o.Parts.Reload != nil {
 				if err := o.Parts.Reload(nc); err != nil {

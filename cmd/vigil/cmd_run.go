@@ -172,11 +172,12 @@ func runDaemon(ctx context.Context, path string, cfg *daemon.Config, log *slog.L
 	ann := newGocvAnnotator()
 	defer ann.Close()
 	parts := daemon.Parts{
-		Sources:    sources,
-		Detector:   func(name string) (daemon.Detector, error) { return dets[name], nil },
-		Recognizer: func(name string) (daemon.Recognizer, error) { return recs[name], nil },
-		Gallery:    eng,
-		Annotate:   ann.Annotate,
+		Sources:         sources,
+		Detector:        func(name string) (daemon.Detector, error) { return dets[name], nil },
+		Recognizer:      func(name string) (daemon.Recognizer, error) { return recs[name], nil },
+		Gallery:         eng,
+		Annotate:        ann.Annotate,
+		RecognizerModel: eng.enrolEmb.Name(),
 		Reload: func(nc *daemon.Config) error {
 			if _, err := gal.Reload(); err != nil {
 				return err

@@ -262,7 +262,7 @@ log: {level: info}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Contains(t, string(metrics), "vigil_events_published_total 6")
-	assert.Contains(t, string(metrics), `vigil_inference_seconds_count{model="detector"}`)
+	assert.Contains(t, string(metrics), `vigil_inference_seconds_count{model="tiny"}`)
 	http.DefaultClient.CloseIdleConnections()
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
