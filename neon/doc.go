@@ -34,12 +34,13 @@
 //
 // # Implementations
 //
-// Chosen once at start-up from golang.org/x/sys/cpu:
+// Chosen once at start-up from golang.org/x/sys/cpu, best first:
 //
 //	arm64-sdot        Armv8.2 dot product (Pi 5 Cortex-A76, Jetson Orin A78AE): cpu.ARM64.HasASIMDDP
 //	arm64-smull       Armv8.0 (Pi 4 Cortex-A72): SMULL/SMULL2 (+SMLAL/SMLAL2) into int16, SADALP into int32
 //	amd64-avx512vnni  VPDPBUSD on ZMM, two panels at once, activations biased by XOR 0x80
 //	                  (undone with -128*RowSum); AVX-512 epilogue and depthwise; AVX2 add
+//	amd64-avxvnni     VEX VPDPBUSD on YMM (Alder Lake and later client cores, N100 mini PCs), same bias
 //	amd64-avx2        VPMOVSXBW + VPMADDWD (VPMADDUBSW would saturate int16: 255*127*2 > 32767)
 //	generic           pure Go: other architectures (armv7 included) and the purego tag
 //
@@ -47,19 +48,20 @@
 // summed in pairs into int32 by SADALP. At most two products meet in int16
 // (SMULL then one SMLAL), and only for layers whose weights are all in
 // [-127, 127] (Pack records it), where the sum cannot overflow; otherwise
-// no SMLAL at all. AVX-VNNI (the VEX form of VPDPBUSD on Alder Lake) is
-// not used: Go's assembler only emits the EVEX form, so such CPUs take the
-// AVX2 path. Depthwise 3x3, AddInt8 and RequantizeInt8 have SIMD kernels
+// no SMLAL at all. Go's assembler only emits the EVEX form of VPDPBUSD, so
+// the AVX-VNNI kernel spells the VEX form out in BYTEs (checked with GNU
+// as); its epilogue, depthwise and add are the AVX2 ones. Depthwise 3x3, AddInt8 and RequantizeInt8 have SIMD kernels
 // on both architectures (SMULL+SADDW and VPUNPCKLBW+VPMADDWD for the
 // depthwise taps), max pooling takes VPMAXSB/SMAX over the channels;
 // average pooling is Go.
 //
 // Forcing a fallback: build with -tags purego (pure Go everywhere), or at run
 // time GODEBUG=cpu.asimddp=off (arm64-smull instead of SDOT),
-// GODEBUG=cpu.avx512f=off (AVX2 instead of VNNI), GODEBUG=cpu.avx2=off
-// (generic: the VNNI path needs AVX2 too, for its epilogue). The runtime
+// GODEBUG=cpu.avx512f=off (AVX-VNNI or AVX2 instead of AVX-512 VNNI),
+// GODEBUG=cpu.avx512f=off,cpu.avxvnni=off (AVX2), GODEBUG=cpu.avx2=off
+// (generic: the VNNI paths need AVX2 too, for their epilogue). The runtime
 // prints "GODEBUG: unknown cpu feature" for names only x/sys/cpu knows
-// (asimddp, avx512vnni); the setting still takes effect.
+// (asimddp, avx512vnni, avxvnni); the setting still takes effect.
 //
 // # Why Go assembly with WORD encodings rather than cgo
 //
@@ -131,6 +133,8 @@
 // cpu-GOP/s with AVX-512, 6.7-11 with AVX2, 0.8 generic (11-19x, 8-14x).
 // AddInt8: 0.5-0.6 G elements/s against 0.09 (6x). Allocations: zero
 // everywhere (tested).
+// amd64-avxvnni (forced with GODEBUG=cpu.avx512f=off on the same machine):
+// 158, 46 and 52 cpu-GOP/s on 64x576x64, 4096x27x16 and 4800x32x64.
 // Short K (27, 32) is bound by per-tile overhead (the K%4 tail words, the
 // epilogue) rather than by VPDPBUSD; the 8x target over the pure-Go
 // reference holds for every shape and both x86 paths.

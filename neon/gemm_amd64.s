@@ -1226,3 +1226,147 @@ dwz_pixel:
 dwz_done:
 	VZEROUPPER
 	RET
+
+// func tileAVXVNNI(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, init *int32, tail *[tileM]uint32)
+//
+// tileVNNI512 for CPUs with AVX-VNNI but no AVX-512 (Alder Lake and later
+// client cores, the Atom-class N100): the VEX form of VPDPBUSD on YMM, 8
+// channels per register. Go's assembler only knows the EVEX form, so the
+// instruction is emitted as BYTEs (checked with GNU as). 4 rows per block.
+TEXT ·tileAVXVNNI(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), BX
+	MOVQ rows+24(FP), CX
+	MOVQ w+40(FP), R8
+	MOVQ init+48(FP), R13
+	MOVQ tail+56(FP), R10
+	MOVQ $0x80808080, AX
+	MOVQ AX, X15
+	VPBROADCASTD X15, Y15
+
+avn_block4:
+	CMPQ CX, $4
+	JLT  avn_row1
+	VMOVDQU (R13), Y0
+	VMOVDQU 32(R13), Y1
+	VMOVDQU (R13), Y2
+	VMOVDQU 32(R13), Y3
+	VMOVDQU (R13), Y4
+	VMOVDQU 32(R13), Y5
+	VMOVDQU (R13), Y6
+	VMOVDQU 32(R13), Y7
+	MOVQ SI, R9
+	LEAQ (SI)(BX*1), R11
+	MOVQ R8, R12
+	MOVQ groups+32(FP), AX
+	TESTQ AX, AX
+	JZ   avn_tail4
+
+avn_loop4:
+	VMOVDQU      (R12), Y8
+	VMOVDQU      32(R12), Y9
+	VPBROADCASTD (R9), Y10
+	VPBROADCASTD (R11), Y11
+	VPBROADCASTD (R9)(BX*2), Y12
+	VPBROADCASTD (R11)(BX*2), Y13
+	VPXOR Y15, Y10, Y10
+	VPXOR Y15, Y11, Y11
+	VPXOR Y15, Y12, Y12
+	VPXOR Y15, Y13, Y13
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y10, Y0 (VEX: Y0 += u8(Y10) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // VPDPBUSD Y9, Y10, Y1 (VEX: Y1 += u8(Y10) . s8(Y9))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x25; BYTE $0x50; BYTE $0xd0 // VPDPBUSD Y8, Y11, Y2 (VEX: Y2 += u8(Y11) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x25; BYTE $0x50; BYTE $0xd9 // VPDPBUSD Y9, Y11, Y3 (VEX: Y3 += u8(Y11) . s8(Y9))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe0 // VPDPBUSD Y8, Y12, Y4 (VEX: Y4 += u8(Y12) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe9 // VPDPBUSD Y9, Y12, Y5 (VEX: Y5 += u8(Y12) . s8(Y9))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf0 // VPDPBUSD Y8, Y13, Y6 (VEX: Y6 += u8(Y13) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf9 // VPDPBUSD Y9, Y13, Y7 (VEX: Y7 += u8(Y13) . s8(Y9))
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  avn_loop4
+
+avn_tail4:
+	TESTQ R10, R10
+	JZ    avn_store4
+	VMOVDQU      (R12), Y8
+	VMOVDQU      32(R12), Y9
+	VPBROADCASTD 0(R10), Y10
+	VPBROADCASTD 4(R10), Y11
+	VPBROADCASTD 8(R10), Y12
+	VPBROADCASTD 12(R10), Y13
+	VPXOR Y15, Y10, Y10
+	VPXOR Y15, Y11, Y11
+	VPXOR Y15, Y12, Y12
+	VPXOR Y15, Y13, Y13
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y10, Y0 (VEX: Y0 += u8(Y10) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // VPDPBUSD Y9, Y10, Y1 (VEX: Y1 += u8(Y10) . s8(Y9))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x25; BYTE $0x50; BYTE $0xd0 // VPDPBUSD Y8, Y11, Y2 (VEX: Y2 += u8(Y11) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x25; BYTE $0x50; BYTE $0xd9 // VPDPBUSD Y9, Y11, Y3 (VEX: Y3 += u8(Y11) . s8(Y9))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe0 // VPDPBUSD Y8, Y12, Y4 (VEX: Y4 += u8(Y12) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe9 // VPDPBUSD Y9, Y12, Y5 (VEX: Y5 += u8(Y12) . s8(Y9))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf0 // VPDPBUSD Y8, Y13, Y6 (VEX: Y6 += u8(Y13) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf9 // VPDPBUSD Y9, Y13, Y7 (VEX: Y7 += u8(Y13) . s8(Y9))
+	ADDQ $16, R10
+
+avn_store4:
+	VMOVDQU Y0, 0(DI)
+	VMOVDQU Y1, 32(DI)
+	VMOVDQU Y2, 64(DI)
+	VMOVDQU Y3, 96(DI)
+	VMOVDQU Y4, 128(DI)
+	VMOVDQU Y5, 160(DI)
+	VMOVDQU Y6, 192(DI)
+	VMOVDQU Y7, 224(DI)
+	ADDQ $256, DI
+	LEAQ (SI)(BX*4), SI
+	SUBQ $4, CX
+	JMP  avn_block4
+
+avn_row1:
+	TESTQ CX, CX
+	JZ    avn_done
+	VMOVDQU (R13), Y0
+	VMOVDQU 32(R13), Y1
+	MOVQ SI, R9
+	MOVQ R8, R12
+	MOVQ groups+32(FP), AX
+	TESTQ AX, AX
+	JZ   avn_tail1
+
+avn_loop1:
+	VMOVDQU      (R12), Y8
+	VMOVDQU      32(R12), Y9
+	VPBROADCASTD (R9), Y10
+	VPXOR        Y15, Y10, Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y10, Y0 (VEX: Y0 += u8(Y10) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // VPDPBUSD Y9, Y10, Y1 (VEX: Y1 += u8(Y10) . s8(Y9))
+	ADDQ $4, R9
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  avn_loop1
+
+avn_tail1:
+	TESTQ R10, R10
+	JZ    avn_store1
+	VMOVDQU      (R12), Y8
+	VMOVDQU      32(R12), Y9
+	VPBROADCASTD (R10), Y10
+	VPXOR        Y15, Y10, Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y10, Y0 (VEX: Y0 += u8(Y10) . s8(Y8))
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // VPDPBUSD Y9, Y10, Y1 (VEX: Y1 += u8(Y10) . s8(Y9))
+	ADDQ $4, R10
+
+avn_store1:
+	VMOVDQU Y0, (DI)
+	VMOVDQU Y1, 32(DI)
+	ADDQ $64, DI
+	ADDQ BX, SI
+	DECQ CX
+	JMP  avn_row1
+
+avn_done:
+	VZEROUPPER
+	RET

@@ -11,16 +11,19 @@ import (
 const (
 	idAVX2 = 1 + iota
 	idVNNI512
+	idAVXVNNI
 )
 
 func archImpls() []*implementation {
 	var l []*implementation
-	// AVX-512 VNNI on ZMM (Ice Lake and later, Zen 4). AVX-VNNI (VEX) has
-	// no ZMM and would need the VEX form, which Go's assembler does not
-	// emit; such CPUs (Alder Lake) take the AVX2 path.
+	// AVX-512 VNNI on ZMM (Ice Lake and later, Zen 4); then AVX-VNNI, the
+	// VEX form on YMM (Alder Lake and later client cores, N100).
 	// The VNNI path shares the AVX2 epilogue and elementwise kernels.
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2 {
 		l = append(l, &implementation{name: "amd64-avx512vnni", id: idVNNI512})
+	}
+	if cpu.X86.HasAVXVNNI && cpu.X86.HasAVX2 {
+		l = append(l, &implementation{name: "amd64-avxvnni", id: idAVXVNNI})
 	}
 	if cpu.X86.HasAVX2 {
 		l = append(l, &implementation{name: "amd64-avx2", id: idAVX2})
@@ -30,6 +33,9 @@ func archImpls() []*implementation {
 
 //go:noescape
 func tileVNNI512(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, init *int32, tail *[tileM]uint32)
+
+//go:noescape
+func tileAVXVNNI(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, init *int32, tail *[tileM]uint32)
 
 //go:noescape
 func tileAVX2(acc *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, tail *[tileM]uint32)
@@ -57,6 +63,8 @@ func archTile(id int, acc *[tileM * panelN]int32, a []int8, off, lda, rows int, 
 	switch id {
 	case idVNNI512:
 		tileVNNI512(acc, ap, lda, rows, groups, w, &p.comp[pi*panelN], tail)
+	case idAVXVNNI:
+		tileAVXVNNI(acc, ap, lda, rows, groups, w, &p.comp[pi*panelN], tail)
 	case idAVX2:
 		tileAVX2(acc, ap, lda, rows, groups, w, tail)
 	}

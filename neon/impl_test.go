@@ -40,6 +40,7 @@ func TestImplSelection(t *testing.T) {
 		}
 	case runtime.GOARCH == "amd64":
 		assert.Equal(t, cpu.X86.HasAVX2, slices.Contains(names, "amd64-avx2"))
+		assert.Equal(t, cpu.X86.HasAVXVNNI && cpu.X86.HasAVX2, slices.Contains(names, "amd64-avxvnni"))
 		assert.Equal(t, cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2, slices.Contains(names, "amd64-avx512vnni"))
 		if strings.Contains(godebug, "cpu.avx512vnni=off") || strings.Contains(godebug, "cpu.avx512f=off") {
 			assert.NotEqual(t, "amd64-avx512vnni", Impl())
