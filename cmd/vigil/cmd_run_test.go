@@ -397,3 +397,106 @@ commands: {enabled: true, max_payload: 200000}
 		}))
 	}
 }
+
+func scrapeMetric(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	total := 0.0
+	found := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			var v float64
+			_, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			require.NoError(t, err, line)
+			total += v
+			found = true
+		}
+	}
+	require.True(t, found, "metric %s", name)
+	return total
+}
+
+// TestRunLoad runs three cameras on looping folders of photographs (at their natural 10 fps)
+// for a bounded time and reports frames processed, drops, goroutines and RSS. Set
+// VIGIL_LOAD_SECONDS for a longer (soak) run.
+func TestRunLoad(t *testing.T) {
+	seconds := 8
+	if s := os.Getenv("VIGIL_LOAD_SECONDS"); s != "" {
+		fmt.Sscan(s, &seconds)
+	}
+	if testing.Short() {
+		seconds = 4
+	}
+	dir := t.TempDir()
+	frames := filepath.Join(dir, "frames")
+	require.NoError(t, os.MkdirAll(frames, 0o755))
+	for i, p := range append(johnsPhotos(t, "John_Salley")[:4], johnsPhotos(t, "John_Schneider")[:4]...) {
+		f, err := os.Open(p)
+		require.NoError(t, err)
+		photo, err := jpeg.Decode(f)
+		f.Close()
+		require.NoError(t, err)
+		canvas := image.NewRGBA(image.Rect(0, 0, 640, 480))
+		draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.RGBA{90, 100, 110, 255}), image.Point{}, draw.Src)
+		draw.Draw(canvas, image.Rect(200, 150, 350, 300), photo, image.Point{}, draw.Src)
+		var buf bytes.Buffer
+		require.NoError(t, jpeg.Encode(&buf, canvas, nil))
+		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%02d.jpg", i)), buf.Bytes(), 0o644))
+	}
+	b := mosquittotest.Start(t)
+	port := mosquittotest.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := filepath.Join(dir, "vigil.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`device: load
+mqtt: {broker: %q, queue: {dir: %q}}
+gallery: %q
+http: {listen: %q}
+cameras:
+  - {name: a, source: %q, fps: 10, loop: true}
+  - {name: b, source: %q, fps: 10, loop: true}
+  - {name: c, source: %q, fps: 10, loop: true}
+detector: {precision: float32}
+log: {level: warn}
+`, b.URL(), filepath.Join(dir, "queue"), filepath.Join(dir, "gallery"), addr, frames, frames, frames)), 0o600))
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("vigil log:\n%s", logs.String())
+		}
+		http.DefaultClient.CloseIdleConnections()
+	}()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 60*time.Second, 100*time.Millisecond, "all cameras and MQTT up")
+	time.Sleep(2 * time.Second) // warm-up
+	f0, d0 := scrapeMetric(t, addr, "vigil_frames_total"), scrapeMetric(t, addr, "vigil_frames_dropped_total")
+	g0, rss0 := scrapeMetric(t, addr, "go_goroutines"), scrapeMetric(t, addr, "process_resident_memory_bytes")
+	t0 := time.Now()
+	time.Sleep(time.Duration(seconds) * time.Second)
+	f1, d1 := scrapeMetric(t, addr, "vigil_frames_total"), scrapeMetric(t, addr, "vigil_frames_dropped_total")
+	g1, rss1 := scrapeMetric(t, addr, "go_goroutines"), scrapeMetric(t, addr, "process_resident_memory_bytes")
+	el := time.Since(t0).Seconds()
+	ev := scrapeMetric(t, addr, "vigil_events_total")
+	t.Logf("load: 3 cameras x 10 fps for %.1f s: %.1f frames/s processed, %.1f frames/s dropped, %.0f events; goroutines %.0f -> %.0f; RSS %.1f -> %.1f MiB (%+.1f%%)",
+		el, (f1-f0)/el, (d1-d0)/el, ev, g0, g1, rss0/(1<<20), rss1/(1<<20), 100*(rss1-rss0)/rss0)
+	assert.Greater(t, f1, f0, "frames keep flowing")
+	assert.Equal(t, g0, g1, "no goroutine leak in the steady state")
+}
