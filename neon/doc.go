@@ -133,9 +133,11 @@
 // cpu-GOP/s with AVX-512, 6.7-11 with AVX2, 0.8 generic (11-19x, 8-14x).
 // AddInt8: 0.5-0.6 G elements/s against 0.09 (6x). Allocations: zero
 // everywhere (tested).
-// amd64-avxvnni (forced with GODEBUG=cpu.avx512f=off on the same machine):
-// 158, 46 and 52 cpu-GOP/s on 64x576x64, 4096x27x16 and 4800x32x64.
+//
+// amd64-avxvnni (also selectable here, with GODEBUG=cpu.avx512f=off): 158,
+// 46 and 52 cpu-GOP/s on 64x576x64, 4096x27x16 and 4800x32x64.
+//
 // Short K (27, 32) is bound by per-tile overhead (the K%4 tail words, the
-// epilogue) rather than by VPDPBUSD; the 8x target over the pure-Go
-// reference holds for every shape and both x86 paths.
+// epilogue) rather than by VPDPBUSD. The 8x target over the pure-Go
+// reference holds for every shape and every x86 path.
 package neon
