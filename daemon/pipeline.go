@@ -134,6 +134,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		c.emit(log, c.Tracker.EndAll(now), &last)
 	}
 	wasDisabled := false
+	lastErr := ""
 	for {
 		c.beat()
 		if ctx.Err() != nil {
@@ -170,7 +171,11 @@ func (c *Camera) Run(ctx context.Context) error {
 			finish(time.Now())
 			return nil
 		default:
-			log.Warn("camera: read failed", "err", err)
+			if msg := err.Error(); msg != lastErr {
+				// Once per distinct error: a camera unplugged for a day must not flood the journal.
+				log.Warn("camera: read failed", "err", err)
+				lastErr = msg
+			}
 			if c.Health != nil {
 				c.Health.SetCamera(c.Name, CameraReopening, err)
 			}
@@ -179,6 +184,10 @@ func (c *Camera) Run(ctx context.Context) error {
 				return nil
 			}
 			continue
+		}
+		if lastErr != "" {
+			log.Info("camera: frames again")
+			lastErr = ""
 		}
 		if c.Health != nil {
 			c.Health.Frame(c.Name, f.Time, f.Dropped)
