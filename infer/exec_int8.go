@@ -28,9 +28,22 @@ func quantizeInto(dst []int8, src []float32, scale float32, zp int32) {
 	inv := 1 / float64(scale)
 	dst = dst[:len(src)]
 	for i, x := range src {
-		v := math.Round(float64(x)*inv) + float64(zp)
+		v := roundHalfAway(float64(x)*inv) + float64(zp)
 		dst[i] = int8(min(max(v, -128), 127))
 	}
+}
+
+// roundHalfAway is math.Round (half away from zero) through math.Trunc,
+// which the compiler turns into one instruction on amd64 and arm64 while
+// math.Round stays a bit-twiddling call: x-Trunc(x) is exact, so the
+// result is math.Round's for every float64 (NaN, infinities and -0
+// included).
+func roundHalfAway(x float64) float64 {
+	t := math.Trunc(x)
+	if math.Abs(x-t) >= 0.5 {
+		t += math.Copysign(1, x)
+	}
+	return t
 }
 
 // dequantizeInto writes (q-zp)*scale.
@@ -187,8 +200,13 @@ func (m *Model) compileInt8(n *Node) (layer, error) {
 		return &l, nil
 	case OpMaxPool, OpAvgPool:
 		g := geomOf(n, in[0].shape, out.shape, n.Kernel[0], n.Kernel[1])
-		return &poolQ{in: in[0], out: out, max: n.Op == OpMaxPool, p: neon.Pool{H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw,
-			StrideH: g.sh, StrideW: g.sw, PadTop: g.pt, PadLeft: g.pl, OutH: g.oh, OutW: g.ow, Min: -128, Max: 127}}, nil
+		l := &poolQ{in: in[0], out: out, max: n.Op == OpMaxPool, p: neon.Pool{H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw,
+			StrideH: g.sh, StrideW: g.sw, PadTop: g.pt, PadLeft: g.pl, OutH: g.oh, OutW: g.ow, Min: -128, Max: 127}}
+		if l.max && rowPoolable(&l.p) {
+			l.rows = true
+			m.scratchB = max(m.scratchB, 2*g.w*g.c)
+		}
+		return l, nil
 	case OpGlobalAvgPool:
 		hw := in[0].shape[1] * in[0].shape[2]
 		m.scratchI = max(m.scratchI, in[0].shape[3])
@@ -413,32 +431,49 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 	}
 }
 
-// im2colQ is im2colF for int8, padding with the input zero point.
+// im2colQ is im2colF for int8, padding with the input zero point. When a
+// window row lies inside the image and the group spans every channel, its
+// kw*cn bytes are contiguous in NHWC and move in one copy.
 func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 	k := g.kh * g.kw * cn
+	span := g.kw * cn
+	whole := cn == g.c
+	n, oy, ox := p0/(g.oh*g.ow), p0/g.ow%g.oh, p0%g.ow
 	for p := p0; p < p1; p++ {
-		n := p / (g.oh * g.ow)
-		oy := p / g.ow % g.oh
-		ox := p % g.ow
 		row := a[(p-p0)*k : (p-p0+1)*k]
+		ix0 := ox*g.sw - g.pl
+		inside := ix0 >= 0 && ix0+g.kw <= g.w
 		i := 0
 		for ky := range g.kh {
 			iy := oy*g.sh - g.pt + ky
+			dst := row[i : i+span]
+			i += span
 			if iy < 0 || iy >= g.h {
-				fill8(row[i:i+g.kw*cn], pad)
-				i += g.kw * cn
+				fill8(dst, pad)
 				continue
 			}
 			base := (n*g.h + iy) * g.w
+			if inside && whole {
+				o := (base + ix0) * g.c
+				copy(dst, in[o:o+span])
+				continue
+			}
 			for kx := range g.kw {
-				ix := ox*g.sw - g.pl + kx
+				ix := ix0 + kx
+				d := dst[kx*cn : kx*cn+cn]
 				if ix < 0 || ix >= g.w {
-					fill8(row[i:i+cn], pad)
+					fill8(d, pad)
 				} else {
 					o := (base+ix)*g.c + c0
-					copy(row[i:i+cn], in[o:o+cn])
+					copy(d, in[o:o+cn])
 				}
-				i += cn
+			}
+		}
+		if ox++; ox == g.ow {
+			ox = 0
+			if oy++; oy == g.oh {
+				oy = 0
+				n++
 			}
 		}
 	}
@@ -535,14 +570,28 @@ func (l *denseQ) part(s *Session, w, lo, hi int) {
 type poolQ struct {
 	in, out *tensor
 	max     bool
+	rows    bool // max pooling by whole rows (maxPoolRows)
 	p       neon.Pool
 }
 
-func (l *poolQ) run(s *Session) { s.parallel(l, l.in.shape[0], 1) }
+func (l *poolQ) run(s *Session) {
+	if l.rows {
+		s.parallel(l, l.in.shape[0]*l.p.OutH, 1)
+		return
+	}
+	s.parallel(l, l.in.shape[0], 1)
+}
 
 func (l *poolQ) part(s *Session, w, lo, hi int) {
 	in, out := s.bbuf(l.in), s.bbuf(l.out)
 	isz, osz := l.p.H*l.p.W*l.p.C, l.p.OutH*l.p.OutW*l.p.C
+	if l.rows {
+		for r := lo; r < hi; r++ {
+			n, oy := r/l.p.OutH, r%l.p.OutH
+			maxPoolRow(out[n*osz:(n+1)*osz], in[n*isz:(n+1)*isz], &l.p, oy, s.sb[w])
+		}
+		return
+	}
 	for n := lo; n < hi; n++ {
 		if l.max {
 			neon.MaxPoolInt8(out[n*osz:(n+1)*osz], in[n*isz:(n+1)*isz], &l.p)
@@ -550,6 +599,83 @@ func (l *poolQ) part(s *Session, w, lo, hi int) {
 			neon.AvgPoolInt8(out[n*osz:(n+1)*osz], in[n*isz:(n+1)*isz], &l.p)
 		}
 	}
+}
+
+// rowPoolable says whether maxPoolRow computes p: no clamp and no window
+// without a pixel in the image (where MaxPoolInt8 writes clamp(0)).
+func rowPoolable(p *neon.Pool) bool {
+	if p.Min != -128 || p.Max != 127 || p.OutH == 0 || p.OutW == 0 || p.C == 0 {
+		return false
+	}
+	return axisCovered(p.H, p.KH, p.StrideH, p.PadTop, p.OutH) && axisCovered(p.W, p.KW, p.StrideW, p.PadLeft, p.OutW)
+}
+
+// axisCovered says whether every window along one axis holds a pixel of
+// the image. Window o starts at o*stride-pad, so checking the first and the
+// last window covers the ones in between.
+func axisCovered(size, k, stride, pad, out int) bool {
+	for _, o := range []int{0, out - 1} {
+		lo := o*stride - pad
+		if max(lo, 0) >= min(lo+k, size) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxPoolRow writes output row oy of MaxPoolInt8(dst, src, p): the window
+// rows are maxed into one image row with neon.MaxInt8 (whole rows, SIMD),
+// the window columns likewise into the row of every window start, and each
+// output pixel then copies its window's maximum. scratch holds 2*W*C bytes.
+// Max is exact and order-free, so the bytes are MaxPoolInt8's.
+func maxPoolRow(dst, src []int8, p *neon.Pool, oy int, scratch []int8) {
+	c, w := p.C, p.W
+	rw := w * c
+	y0 := oy*p.StrideH - p.PadTop
+	y1 := min(y0+p.KH, p.H)
+	y0 = max(y0, 0)
+	rmax := scratch[:rw]
+	copy(rmax, src[y0*rw:(y0+1)*rw])
+	for y := y0 + 1; y < y1; y++ {
+		neon.MaxInt8(rmax, src[y*rw:(y+1)*rw])
+	}
+	// wmax[x] is the maximum of the window of KW columns starting at x, for
+	// the starts whose window is inside the row.
+	starts := w - p.KW + 1
+	var wmax []int8
+	if starts > 0 {
+		wmax = scratch[rw : rw+starts*c]
+		copy(wmax, rmax)
+		for kx := 1; kx < p.KW; kx++ {
+			neon.MaxInt8(wmax, rmax[kx*c:kx*c+len(wmax)])
+		}
+	}
+	out := dst[oy*p.OutW*c : (oy+1)*p.OutW*c]
+	for ox := range p.OutW {
+		o := out[ox*c : ox*c+c]
+		x0 := ox*p.StrideW - p.PadLeft
+		if x0 >= 0 && x0 < starts {
+			copyPixel(o, wmax[x0*c:x0*c+c])
+			continue
+		}
+		x1 := min(x0+p.KW, w)
+		x0 = max(x0, 0)
+		copy(o, rmax[x0*c:x0*c+c])
+		for x := x0 + 1; x < x1; x++ {
+			neon.MaxInt8(o, rmax[x*c:x*c+c])
+		}
+	}
+}
+
+// copyPixel copies len(src) bytes in 16-byte moves (no memmove call for the
+// short channel vectors of one pixel).
+func copyPixel(dst, src []int8) {
+	dst = dst[:len(src)]
+	for len(src) >= 16 {
+		*(*[16]int8)(dst) = *(*[16]int8)(src)
+		dst, src = dst[16:], src[16:]
+	}
+	copy(dst, src)
 }
 
 type gapQ struct {

@@ -1,0 +1,121 @@
+package infer
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-edge/vigil/neon"
+)
+
+// im2colQRef is the plain per-tap im2col the fast one must match.
+func im2colQRef(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
+	k := g.kh * g.kw * cn
+	for p := p0; p < p1; p++ {
+		n, oy, ox := p/(g.oh*g.ow), p/g.ow%g.oh, p%g.ow
+		i := (p - p0) * k
+		for ky := range g.kh {
+			for kx := range g.kw {
+				iy, ix := oy*g.sh-g.pt+ky, ox*g.sw-g.pl+kx
+				for c := range cn {
+					v := pad
+					if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+						v = in[((n*g.h+iy)*g.w+ix)*g.c+c0+c]
+					}
+					a[i] = v
+					i++
+				}
+			}
+		}
+	}
+}
+
+func TestIm2colQ(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for it := range 400 {
+		g := convGeom{n: 1 + r.IntN(2), h: 1 + r.IntN(9), w: 1 + r.IntN(9), kh: 1 + r.IntN(4), kw: 1 + r.IntN(4),
+			sh: 1 + r.IntN(3), sw: 1 + r.IntN(3)}
+		groups := 1 + r.IntN(3)
+		cn := 1 + r.IntN(5)
+		g.c = groups * cn
+		g.pt, g.pl = r.IntN(g.kh), r.IntN(g.kw)
+		g.oh = max(1, (g.h+2*g.pt-g.kh)/g.sh+1)
+		g.ow = max(1, (g.w+2*g.pl-g.kw)/g.sw+1)
+		in := make([]int8, g.n*g.h*g.w*g.c)
+		for i := range in {
+			in[i] = int8(r.IntN(256) - 128)
+		}
+		m := g.n * g.oh * g.ow
+		p0 := r.IntN(m)
+		p1 := p0 + r.IntN(m-p0+1)
+		c0 := r.IntN(groups) * cn
+		k := g.kh * g.kw * cn
+		want := make([]int8, (p1-p0)*k+8)
+		got := make([]int8, len(want))
+		for i := range want {
+			want[i], got[i] = 99, 99
+		}
+		im2colQRef(want, in, &g, p0, p1, c0, cn, -7)
+		im2colQ(got, in, &g, p0, p1, c0, cn, -7)
+		require.Equal(t, want, got, "case %d: %+v rows [%d,%d) c0=%d cn=%d", it, g, p0, p1, c0, cn)
+	}
+}
+
+func TestRoundHalfAway(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	xs := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+		1<<52 + 0.5, 1 << 53, -(1 << 53), 4503599627370495.5, math.Inf(1), math.Inf(-1), math.MaxFloat64, math.SmallestNonzeroFloat64}
+	for range 100000 {
+		xs = append(xs, (r.Float64()-0.5)*512, float64(r.IntN(1000)-500)+0.5, math.Float64frombits(r.Uint64()))
+	}
+	for _, x := range xs {
+		want, got := math.Round(x), roundHalfAway(x)
+		if math.IsNaN(want) {
+			require.True(t, math.IsNaN(got), "x=%v", x)
+			continue
+		}
+		require.Equal(t, math.Float64bits(want), math.Float64bits(got), "x=%v", x)
+	}
+}
+
+// TestMaxPoolRows checks the row-wise max pooling against neon.MaxPoolInt8
+// byte for byte, over random geometries (paddings on every side, channel
+// counts around the SIMD block sizes) and every kernel implementation.
+func TestMaxPoolRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, impl := range neon.Impls() {
+		t.Run(impl, func(t *testing.T) {
+			defer neon.SetImpl(impl)()
+			tested := 0
+			for it := 0; tested < 300 && it < 3000; it++ {
+				p := neon.Pool{H: 1 + r.IntN(12), W: 1 + r.IntN(12), C: []int{1, 3, 15, 16, 17, 32, 33, 64}[r.IntN(8)],
+					KH: 1 + r.IntN(4), KW: 1 + r.IntN(4), StrideH: 1 + r.IntN(3), StrideW: 1 + r.IntN(3), Min: -128, Max: 127}
+				p.PadTop, p.PadLeft = r.IntN(p.KH), r.IntN(p.KW)
+				p.OutH = max(1, (p.H+p.PadTop+r.IntN(p.KH)-p.KH)/p.StrideH+1)
+				p.OutW = max(1, (p.W+p.PadLeft+r.IntN(p.KW)-p.KW)/p.StrideW+1)
+				if !rowPoolable(&p) {
+					continue
+				}
+				tested++
+				src := make([]int8, p.H*p.W*p.C)
+				for i := range src {
+					src[i] = int8(r.IntN(256) - 128)
+				}
+				n := p.OutH * p.OutW * p.C
+				want, got := make([]int8, n+4), make([]int8, n+4)
+				for i := range want {
+					want[i], got[i] = 55, 55
+				}
+				neon.MaxPoolInt8(want[:n], src, &p)
+				scratch := make([]int8, 2*p.W*p.C)
+				for oy := range p.OutH {
+					maxPoolRow(got[:n], src, &p, oy, scratch)
+				}
+				require.Equal(t, want, got, "%+v", p)
+			}
+			require.Equal(t, 300, tested)
+		})
+	}
+}

@@ -1,0 +1,62 @@
+package infer_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-edge/vigil/detect"
+	"github.com/vigil-edge/vigil/infer"
+	"github.com/vigil-edge/vigil/models"
+)
+
+// realModel compiles a real network at int8, one thread, on one photo from
+// the shared test data (UltraFace is calibrated on that photo, as vigil
+// bench does).
+func realModel(b *testing.B, name string) *infer.Session {
+	b.Helper()
+	var g *infer.Graph
+	var err error
+	if name == "ultraface-rfb320" {
+		path, perr := models.CachePath("faceplugin", "fr_detect.onnx")
+		require.NoError(b, perr)
+		g, err = detect.ImportUltraFace(path)
+		require.NoError(b, err, "run scripts/fetch-models.sh")
+	} else {
+		g, err = models.Load(name)
+		require.NoError(b, err)
+	}
+	shape := g.Inputs[0].Shape
+	shape[0] = 1
+	g.Inputs[0].Shape = shape
+	im, err := detect.LoadImage("../../shared/testdata/faces/2008_001322.jpg")
+	require.NoError(b, err)
+	x := make([]float32, shape.Elems())
+	require.NoError(b, g.Meta.Preprocess(x, shape[2], shape[1], im, 0, 0, float32(im.W), float32(im.H)))
+	if len(g.Ranges) == 0 {
+		g.Ranges, err = infer.Calibrate(g, [][]float32{x}, "minmax")
+		require.NoError(b, err)
+	}
+	m, err := infer.NewModel(g, infer.Options{Precision: infer.Int8, Threads: 1})
+	require.NoError(b, err)
+	s := m.NewSession()
+	copy(s.Input(0), x)
+	return s
+}
+
+// BenchmarkRealModels runs the embedded models and UltraFace RFB-320 at
+// int8 on one thread (go test -bench RealModels -cpuprofile for where the
+// time goes).
+func BenchmarkRealModels(b *testing.B) {
+	for _, name := range []string{"ultraface-rfb320", models.FaceRecognition, models.TinyFace, models.MTCNNONet} {
+		b.Run(name, func(b *testing.B) {
+			s := realModel(b, name)
+			defer s.Close()
+			require.NoError(b, s.Run())
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = s.Run()
+			}
+		})
+	}
+}
