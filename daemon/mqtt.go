@@ -212,7 +212,43 @@ func (m *MQTT) dial(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
 		m.setErr(err)
 		return nil, err
 	}
-	return conn, nil
+	return &connackConn{Conn: conn, m: m}, nil
+}
+
+// connackConn watches the first bytes the broker sends: a CONNACK that refuses the
+// connection (bad credentials, not authorised) is recorded for /healthz and the log, which
+// paho's retry loop would otherwise keep to itself.
+type connackConn struct {
+	net.Conn
+	m    *MQTT
+	head []byte
+	done bool
+}
+
+var connackReasons = map[byte]string{
+	1: "unacceptable protocol version",
+	2: "client identifier rejected (device name)",
+	3: "server unavailable",
+	4: "bad user name or password (check mqtt.username and mqtt.password)",
+	5: "not authorised (wrong or missing mqtt.username/mqtt.password, or no ACL allows this client)",
+}
+
+func (c *connackConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.done && n > 0 {
+		c.head = append(c.head, p[:min(n, 4-len(c.head))]...)
+		if len(c.head) == 4 {
+			c.done = true
+			if c.head[0]>>4 == 2 && c.head[3] != 0 {
+				reason, ok := connackReasons[c.head[3]]
+				if !ok {
+					reason = fmt.Sprintf("return code %d", c.head[3])
+				}
+				c.m.setErr(fmt.Errorf("the broker refused the connection: %s", reason))
+			}
+		}
+	}
+	return n, err
 }
 
 // Run connects (retrying until ctx ends), delivers queued events in order, keeps retained

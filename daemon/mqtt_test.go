@@ -428,13 +428,31 @@ func TestMQTTTLS(t *testing.T) {
 }
 
 func TestMQTTUsernamePassword(t *testing.T) {
-	// mosquitto with a password file would need mosquitto_passwd; anonymous brokers accept
-	// credentials, so this checks they are sent without breaking the connection.
-	b := mosquittotest.Start(t)
-	c := mqttTestConfig(t, b.URL(), "")
-	c.MQTT.Username, c.MQTT.Password = "vigil", "secret"
-	r := startMQTT(t, c, nil)
-	require.Eventually(t, func() bool { return r.Status().Connected }, wait, 20*time.Millisecond)
+	b := mosquittotest.Start(t, mosquittotest.WithPasswords(map[string]string{"vigil": "s3cret-pass"}))
+	t.Run("right", func(t *testing.T) {
+		c := mqttTestConfig(t, b.URL(), "")
+		c.MQTT.Username, c.MQTT.Password = "vigil", "s3cret-pass"
+		r := startMQTT(t, c, nil)
+		require.NoError(t, r.PublishEvent(testEvent(1)))
+		require.Eventually(t, func() bool { return r.Status().Connected && r.q.Len() == 0 }, wait, 20*time.Millisecond)
+		r.stop()
+	})
+	for name, tc := range map[string]struct{ user, pass, want string }{
+		"wrong password": {"vigil", "guess", "not authorised"}, // mosquitto 2 answers 5, not 4
+		"anonymous":      {"", "", "not authorised"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := mqttTestConfig(t, b.URL(), "")
+			c.MQTT.Username, c.MQTT.Password = tc.user, tc.pass
+			r := startMQTT(t, c, nil)
+			require.Eventually(t, func() bool { return r.Status().LastError != "" }, wait, 20*time.Millisecond)
+			st := r.Status()
+			assert.False(t, st.Connected)
+			assert.Contains(t, st.LastError, tc.want)
+			t.Logf("%s: %s", name, st.LastError)
+			r.stop()
+		})
+	}
 }
 
 func TestMQTTHomeAssistantDiscovery(t *testing.T) {

@@ -35,6 +35,7 @@ type Broker struct {
 	dir     string
 	tls     *ServerTLS
 	persist bool
+	users   map[string]string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -53,6 +54,11 @@ type Option func(*Broker)
 // WithPersistence keeps sessions and queued messages across Stop/Start (saved on SIGTERM),
 // so a subscriber with a persistent session misses nothing while the broker restarts.
 func WithPersistence() Option { return func(b *Broker) { b.persist = true } }
+
+// WithPasswords turns anonymous access off and accepts only these user names and passwords.
+func WithPasswords(users map[string]string) Option {
+	return func(b *Broker) { b.users = users }
+}
 
 // WithTLS serves TLS instead of plain TCP.
 func WithTLS(s ServerTLS) Option { return func(b *Broker) { b.tls = &s } }
@@ -106,6 +112,19 @@ func (b *Broker) Start() {
 	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n", b.Port)
 	if b.persist {
 		conf = strings.Replace(conf, "persistence false", "persistence true\npersistence_location "+b.dir+"/", 1)
+	}
+	if b.users != nil {
+		pw := filepath.Join(b.dir, "passwords")
+		for user, pass := range b.users {
+			args := []string{"-b", pw, user, pass}
+			if _, err := os.Stat(pw); err != nil {
+				args = append([]string{"-c"}, args...)
+			}
+			if out, err := exec.Command("mosquitto_passwd", args...).CombinedOutput(); err != nil {
+				b.t.Fatalf("mosquittotest: mosquitto_passwd: %v: %s", err, out)
+			}
+		}
+		conf = strings.Replace(conf, "allow_anonymous true", "allow_anonymous false\npassword_file "+pw, 1)
 	}
 	if os.Geteuid() == 0 {
 		// Otherwise mosquitto drops to the "mosquitto" user, which cannot read the test's files.
