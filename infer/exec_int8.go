@@ -28,22 +28,21 @@ func quantizeInto(dst []int8, src []float32, scale float32, zp int32) {
 	inv := 1 / float64(scale)
 	dst = dst[:len(src)]
 	for i, x := range src {
-		v := roundHalfAway(float64(x)*inv) + float64(zp)
-		dst[i] = int8(min(max(v, -128), 127))
+		t := float64(x) * inv
+		if !(t > -1024 && t < 1024) {
+			// NaN, infinities and values that clamp whatever zp is.
+			v := math.Round(t) + float64(zp)
+			dst[i] = int8(min(max(v, -128), 127))
+			continue
+		}
+		// Round half away from zero in integers: r truncates toward zero,
+		// d = t-r in (-1, 1) is exact, and int32(2*d) is 1 for d >= 0.5,
+		// -1 for d <= -0.5 and 0 otherwise: math.Round(t) without branches.
+		r := int32(t)
+		d := t - float64(r)
+		r += int32(d + d)
+		dst[i] = int8(min(max(r+zp, -128), 127))
 	}
-}
-
-// roundHalfAway is math.Round (half away from zero) through math.Trunc,
-// which the compiler turns into one instruction on amd64 and arm64 while
-// math.Round stays a bit-twiddling call: x-Trunc(x) is exact, so the
-// result is math.Round's for every float64 (NaN, infinities and -0
-// included).
-func roundHalfAway(x float64) float64 {
-	t := math.Trunc(x)
-	if math.Abs(x-t) >= 0.5 {
-		t += math.Copysign(1, x)
-	}
-	return t
 }
 
 // dequantizeInto writes (q-zp)*scale.

@@ -63,23 +63,6 @@ func TestIm2colQ(t *testing.T) {
 	}
 }
 
-func TestRoundHalfAway(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	xs := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
-		1<<52 + 0.5, 1 << 53, -(1 << 53), 4503599627370495.5, math.Inf(1), math.Inf(-1), math.MaxFloat64, math.SmallestNonzeroFloat64}
-	for range 100000 {
-		xs = append(xs, (r.Float64()-0.5)*512, float64(r.IntN(1000)-500)+0.5, math.Float64frombits(r.Uint64()))
-	}
-	for _, x := range xs {
-		want, got := math.Round(x), roundHalfAway(x)
-		if math.IsNaN(want) {
-			require.True(t, math.IsNaN(got), "x=%v", x)
-			continue
-		}
-		require.Equal(t, math.Float64bits(want), math.Float64bits(got), "x=%v", x)
-	}
-}
-
 // TestMaxPoolRows checks the row-wise max pooling against neon.MaxPoolInt8
 // byte for byte, over random geometries (paddings on every side, channel
 // counts around the SIMD block sizes) and every kernel implementation.
@@ -117,5 +100,31 @@ func TestMaxPoolRows(t *testing.T) {
 			}
 			require.Equal(t, 300, tested)
 		})
+	}
+}
+
+// TestQuantizeInto checks the integer rounding of quantizeInto against
+// math.Round in float64, the definition.
+func TestQuantizeInto(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	src := []float32{0, float32(math.Copysign(0, -1)), 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1e6, -1e6, 1023.5, -1023.5, 1024.5, -1024.5}
+	for range 200000 {
+		src = append(src, (r.Float32()-0.5)*600, float32(r.IntN(600)-300)/2, math.Float32frombits(r.Uint32()))
+	}
+	for _, sc := range []struct {
+		scale float32
+		zp    int32
+	}{{1, 0}, {0.5, -128}, {2, 127}, {0.0078125, 3}, {0.1, -7}, {3e-3, 100}} {
+		got := make([]int8, len(src))
+		quantizeInto(got, src, sc.scale, sc.zp)
+		inv := 1 / float64(sc.scale)
+		for i, x := range src {
+			if x != x {
+				continue
+			}
+			v := math.Round(float64(x)*inv) + float64(sc.zp)
+			require.Equal(t, int8(min(max(v, -128), 127)), got[i], "x=%v scale=%v zp=%d", x, sc.scale, sc.zp)
+		}
 	}
 }
