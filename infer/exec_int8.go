@@ -335,6 +335,57 @@ type convQWeights struct {
 	q      []*neon.Requant
 	dw     []int8
 	dwq    *neon.Requant
+	// A kernel whose taps off a grid of pitch dil are all zero (a dilated
+	// convolution imported as a zero-stuffed kernel, as UltraFace's) is
+	// packed as the dilated kh x kw kernel it is.
+	dil, kh, kw int
+}
+
+// detectDilation lets compileConvQ run zero-stuffed kernels as dilated
+// convolutions (tests switch it off to compare).
+var detectDilation = true
+
+// dilatedKernel looks for the largest d > 1 such that every int8 weight
+// of w [oc][kh][kw][ic] off the taps (d*i, d*j) is zero and returns the
+// kernel of those taps, [oc][(kh-1)/d+1][(kw-1)/d+1][ic]. The dropped taps
+// add exactly 0 to every accumulator, and their weight sums (the -zpIn
+// correction in the bias) are 0, so the results are the same bytes.
+func dilatedKernel(w []int8, oc, kh, kw, ic int) (d int, data []int8) {
+	for d = min(kh, kw) - 1; d > 1; d-- {
+		if (kh-1)%d != 0 || (kw-1)%d != 0 {
+			continue
+		}
+		zero := true
+		for o := 0; o < oc && zero; o++ {
+			for ky := 0; ky < kh && zero; ky++ {
+				for kx := range kw {
+					if ky%d == 0 && kx%d == 0 {
+						continue
+					}
+					for _, v := range w[((o*kh+ky)*kw+kx)*ic : ((o*kh+ky)*kw+kx+1)*ic] {
+						if v != 0 {
+							zero = false
+							break
+						}
+					}
+				}
+			}
+		}
+		if !zero {
+			continue
+		}
+		ckh, ckw := (kh-1)/d+1, (kw-1)/d+1
+		data = make([]int8, 0, oc*ckh*ckw*ic)
+		for o := range oc {
+			for ky := 0; ky < kh; ky += d {
+				for kx := 0; kx < kw; kx += d {
+					data = append(data, w[((o*kh+ky)*kw+kx)*ic:((o*kh+ky)*kw+kx+1)*ic]...)
+				}
+			}
+		}
+		return d, data
+	}
+	return 1, w
 }
 
 func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
@@ -366,8 +417,18 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 			cw.dwq = requantFor(n, w, 0, sums, in, out)
 			return cw, nil
 		}
+		cw.dil, cw.kh, cw.kw = 1, g.kh, g.kw
+		data, k := w.data, l.k
+		if detectDilation && l.groups == 1 && g.kh >= 3 && g.kw >= 3 {
+			var d int
+			d, data = dilatedKernel(w.data, l.ocg, g.kh, g.kw, l.icg)
+			if d > 1 {
+				cw.dil, cw.kh, cw.kw = d, (g.kh-1)/d+1, (g.kw-1)/d+1
+				k = cw.kh * cw.kw * l.icg
+			}
+		}
 		for gi := range l.groups {
-			p := neon.Pack(w.data[gi*l.ocg*l.k:(gi+1)*l.ocg*l.k], l.ocg, l.k)
+			p := neon.Pack(data[gi*l.ocg*k:(gi+1)*l.ocg*k], l.ocg, k)
 			cw.packed = append(cw.packed, p)
 			cw.q = append(cw.q, requantFor(n, w, gi*l.ocg, p.RowSum, in, out))
 		}
@@ -378,6 +439,11 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 	}
 	cw := v.(*convQWeights)
 	l.packed, l.q, l.dw, l.dwq = cw.packed, cw.q, cw.dw, cw.dwq
+	if !depthwise && cw.dil > 1 {
+		l.g.dil, l.g.kh, l.g.kw = cw.dil, cw.kh, cw.kw
+		l.k = cw.kh * cw.kw * l.icg
+		g = l.g
+	}
 	switch {
 	case depthwise:
 		l.kind = convDepthwise
@@ -436,7 +502,8 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 	k := g.kh * g.kw * cn
 	span := g.kw * cn
-	whole := cn == g.c
+	dil := max(g.dil, 1)
+	whole := cn == g.c && dil == 1
 	n, oy, ox := p0/(g.oh*g.ow), p0/g.ow%g.oh, p0%g.ow
 	for p := p0; p < p1; p++ {
 		row := a[(p-p0)*k : (p-p0+1)*k]
@@ -444,7 +511,7 @@ func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 		inside := ix0 >= 0 && ix0+g.kw <= g.w
 		i := 0
 		for ky := range g.kh {
-			iy := oy*g.sh - g.pt + ky
+			iy := oy*g.sh - g.pt + ky*dil
 			dst := row[i : i+span]
 			i += span
 			if iy < 0 || iy >= g.h {
@@ -458,7 +525,7 @@ func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 				continue
 			}
 			for kx := range g.kw {
-				ix := ix0 + kx
+				ix := ix0 + kx*dil
 				d := dst[kx*cn : kx*cn+cn]
 				if ix < 0 || ix >= g.w {
 					fill8(d, pad)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-edge/vigil/neon"
@@ -13,12 +14,13 @@ import (
 // im2colQRef is the plain per-tap im2col the fast one must match.
 func im2colQRef(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 	k := g.kh * g.kw * cn
+	d := max(g.dil, 1)
 	for p := p0; p < p1; p++ {
 		n, oy, ox := p/(g.oh*g.ow), p/g.ow%g.oh, p%g.ow
 		i := (p - p0) * k
 		for ky := range g.kh {
 			for kx := range g.kw {
-				iy, ix := oy*g.sh-g.pt+ky, ox*g.sw-g.pl+kx
+				iy, ix := oy*g.sh-g.pt+ky*d, ox*g.sw-g.pl+kx*d
 				for c := range cn {
 					v := pad
 					if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
@@ -40,9 +42,11 @@ func TestIm2colQ(t *testing.T) {
 		groups := 1 + r.IntN(3)
 		cn := 1 + r.IntN(5)
 		g.c = groups * cn
-		g.pt, g.pl = r.IntN(g.kh), r.IntN(g.kw)
-		g.oh = max(1, (g.h+2*g.pt-g.kh)/g.sh+1)
-		g.ow = max(1, (g.w+2*g.pl-g.kw)/g.sw+1)
+		g.dil = r.IntN(4)
+		d := max(g.dil, 1)
+		g.pt, g.pl = r.IntN((g.kh-1)*d+1), r.IntN((g.kw-1)*d+1)
+		g.oh = max(1, (g.h+2*g.pt-(g.kh-1)*d-1)/g.sh+1)
+		g.ow = max(1, (g.w+2*g.pl-(g.kw-1)*d-1)/g.sw+1)
 		in := make([]int8, g.n*g.h*g.w*g.c)
 		for i := range in {
 			in[i] = int8(r.IntN(256) - 128)
@@ -125,6 +129,71 @@ func TestQuantizeInto(t *testing.T) {
 			}
 			v := math.Round(float64(x)*inv) + float64(sc.zp)
 			require.Equal(t, int8(min(max(v, -128), 127)), got[i], "x=%v scale=%v zp=%d", x, sc.scale, sc.zp)
+		}
+	}
+}
+
+// TestDilatedKernelBitIdentical runs convolutions whose kernels are
+// zero-stuffed dilated ones (UltraFace's RFB branches) with and without
+// the dilation found at load time: the int8 bytes must be the same, and
+// kernels with a non-zero tap off the grid must not be taken for dilated.
+func TestDilatedKernelBitIdentical(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	cases := []struct {
+		in     Shape
+		oc, d  int
+		k      int // dilated kernel size
+		stride int
+		pad    Padding
+		spoil  bool // one non-zero weight off the grid
+	}{
+		{Shape{1, 12, 14, 16}, 16, 2, 3, 1, Padding{Mode: PadExplicit, Top: 2, Left: 2, Bottom: 2, Right: 2}, false},
+		{Shape{1, 12, 14, 16}, 16, 3, 3, 1, Padding{Mode: PadExplicit, Top: 3, Left: 3, Bottom: 3, Right: 3}, false},
+		{Shape{2, 15, 13, 5}, 7, 5, 3, 1, Padding{Mode: PadExplicit, Top: 5, Left: 5, Bottom: 5, Right: 5}, false},
+		{Shape{1, 13, 11, 3}, 9, 2, 3, 2, Padding{Mode: PadSame}, false},
+		{Shape{1, 10, 10, 4}, 6, 2, 2, 1, Padding{Mode: PadValid}, false},
+		{Shape{1, 12, 14, 16}, 16, 2, 3, 1, Padding{Mode: PadExplicit, Top: 2, Left: 2, Bottom: 2, Right: 2}, true},
+	}
+	for i, c := range cases {
+		kk := (c.k-1)*c.d + 1
+		ic := c.in[3]
+		w := &Tensor{Shape: Shape{c.oc, kk, kk, ic}, Data: make([]float32, c.oc*kk*kk*ic)}
+		for o := range c.oc {
+			for ky := 0; ky < kk; ky += c.d {
+				for kx := 0; kx < kk; kx += c.d {
+					for j := range ic {
+						w.Data[((o*kk+ky)*kk+kx)*ic+j] = r.Float32() - 0.5
+					}
+				}
+			}
+		}
+		if c.spoil {
+			w.Data[((0*kk+1)*kk+0)*ic] = 0.3
+		}
+		n := &Node{Name: "conv", Op: OpConv, Stride: [2]int{c.stride, c.stride}, Pad: c.pad, Act: ActReLU, W: w, B: rndVec(r, c.oc, -0.2, 0.2)}
+		g := calibrated(t, oneNode(n, c.in), [][]float32{rndVec(r, c.in.Elems(), -1, 1)}, "minmax")
+		x := rndVec(r, c.in.Elems(), -1.2, 1.2)
+		run := func(detect bool) ([]int8, *Model) {
+			defer func(v bool) { detectDilation = v }(detectDilation)
+			detectDilation = detect
+			m, err := NewModel(g, Options{Precision: Int8, Threads: 2})
+			require.NoError(t, err)
+			s := m.NewSession()
+			defer s.Close()
+			copy(s.Input(0), x)
+			require.NoError(t, s.Run())
+			out, _, _ := s.OutputInt8(0)
+			return append([]int8(nil), out...), m
+		}
+		want, _ := run(false)
+		got, m := run(true)
+		require.Equal(t, want, got, "case %d", i)
+		l := m.layers[0].(*convQ)
+		if c.spoil {
+			assert.LessOrEqual(t, l.g.dil, 1, "case %d", i)
+		} else {
+			assert.Equal(t, c.d, l.g.dil, "case %d", i)
+			assert.Equal(t, c.k, l.g.kh, "case %d", i)
 		}
 	}
 }

@@ -10,6 +10,7 @@ type convGeom struct {
 	oh, ow, oc     int // output
 	kh, kw, sh, sw int
 	pt, pl         int // leading padding
+	dil            int // int8 im2col only: taps dil pixels apart (0 and 1: adjacent)
 }
 
 func geomOf(n *Node, in, out Shape, kh, kw int) convGeom {

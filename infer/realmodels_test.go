@@ -3,6 +3,7 @@ package infer_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-edge/vigil/detect"
@@ -13,7 +14,7 @@ import (
 // realModel compiles a real network at int8, one thread, on one photo from
 // the shared test data (UltraFace is calibrated on that photo, as vigil
 // bench does).
-func realModel(b *testing.B, name string) *infer.Session {
+func realModel(b testing.TB, name string, threads int) *infer.Session {
 	b.Helper()
 	var g *infer.Graph
 	var err error
@@ -21,7 +22,7 @@ func realModel(b *testing.B, name string) *infer.Session {
 		path, perr := models.CachePath("faceplugin", "fr_detect.onnx")
 		require.NoError(b, perr)
 		g, err = detect.ImportUltraFace(path)
-		require.NoError(b, err, "run scripts/fetch-models.sh")
+		require.NoError(b, err, "UltraFace fixture: run scripts/fetch-models.sh")
 	} else {
 		g, err = models.Load(name)
 		require.NoError(b, err)
@@ -37,7 +38,7 @@ func realModel(b *testing.B, name string) *infer.Session {
 		g.Ranges, err = infer.Calibrate(g, [][]float32{x}, "minmax")
 		require.NoError(b, err)
 	}
-	m, err := infer.NewModel(g, infer.Options{Precision: infer.Int8, Threads: 1})
+	m, err := infer.NewModel(g, infer.Options{Precision: infer.Int8, Threads: threads})
 	require.NoError(b, err)
 	s := m.NewSession()
 	copy(s.Input(0), x)
@@ -50,7 +51,7 @@ func realModel(b *testing.B, name string) *infer.Session {
 func BenchmarkRealModels(b *testing.B) {
 	for _, name := range []string{"ultraface-rfb320", models.FaceRecognition, models.TinyFace, models.MTCNNONet} {
 		b.Run(name, func(b *testing.B) {
-			s := realModel(b, name)
+			s := realModel(b, name, 1)
 			defer s.Close()
 			require.NoError(b, s.Run())
 			b.ReportAllocs()
@@ -58,5 +59,31 @@ func BenchmarkRealModels(b *testing.B) {
 				_ = s.Run()
 			}
 		})
+	}
+}
+
+// TestUltraFaceDilationBitIdentical runs UltraFace RFB-320 (whose dilated
+// RFB branches are zero-stuffed 5x5, 7x7 and 11x11 kernels in the ONNX
+// file) with its dilations found at load time and without: the int8
+// outputs must be the same bytes, with 1 and 2 threads.
+func TestUltraFaceDilationBitIdentical(t *testing.T) {
+	outputs := func(threads int) [][]int8 {
+		s := realModel(t, "ultraface-rfb320", threads)
+		defer s.Close()
+		require.NoError(t, s.Run())
+		var outs [][]int8
+		for i := range s.Model().NumOutputs() {
+			o, _, _ := s.OutputInt8(i)
+			outs = append(outs, append([]int8(nil), o...))
+		}
+		return outs
+	}
+	want := func() [][]int8 {
+		defer func(v bool) { *infer.DetectDilation = v }(*infer.DetectDilation)
+		*infer.DetectDilation = false
+		return outputs(1)
+	}()
+	for _, threads := range []int{1, 2} {
+		assert.Equal(t, want, outputs(threads), "threads %d", threads)
 	}
 }

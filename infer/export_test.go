@@ -1,0 +1,5 @@
+package infer
+
+// DetectDilation switches the int8 executor's dilated-kernel detection for
+// the external tests.
+var DetectDilation = &detectDilation
