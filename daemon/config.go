@@ -203,7 +203,7 @@ func Default() Config {
 		Gallery: "/var/lib/vigil/gallery",
 		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
 		Detector: DetectorConfig{
-			Model: "tiny", InputSize: 320, Precision: "int8", Threads: 0, Score: 0.5, NMS: 0.4,
+			Model: "mtcnn", InputSize: 320, Precision: "int8", Threads: 0, Score: 0.5, NMS: 0.4,
 		},
 		Thresholds: Thresholds{
 			Distance: 0, Confirm: 3, Absence: Duration(2 * time.Second), IoU: 0.3, MinFace: 40, MaxTracks: 32,

@@ -144,6 +144,13 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The camera is a real video file: the frames encoded by ffmpeg (Motion JPEG in AVI, which
+	// Debian's OpenCV reads through its FFmpeg backend).
+	video := filepath.Join(dir, "door.avi")
+	ff := exec.Command("ffmpeg", "-y", "-loglevel", "error", "-framerate", "10", "-i", filepath.Join(frames, "%04d.jpg"), "-c:v", "mjpeg", "-q:v", "3", video)
+	out, err := ff.CombinedOutput()
+	require.NoError(t, err, "ffmpeg (scripts/setup.sh installs it): %s", out)
+
 	b := mosquittotest.Start(t)
 	log := &mqttLog{}
 	sub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("e2e-sub").
@@ -165,10 +172,9 @@ gallery: %q
 http: {listen: "127.0.0.1:0"}
 cameras:
   - {name: door, source: %q, fps: 10, motion: {enabled: false}}
-detector: {model: tiny, precision: float32}
 thresholds: {confirm: 2, absence: 400ms, min_face: 20}
 log: {level: info}
-`, b.URL(), filepath.Join(dir, "queue"), gallery, frames)), 0o600))
+`, b.URL(), filepath.Join(dir, "queue"), gallery, video)), 0o600))
 
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -262,7 +268,7 @@ log: {level: info}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Contains(t, string(metrics), "vigil_events_published_total 6")
-	assert.Contains(t, string(metrics), `vigil_inference_seconds_count{model="tiny"}`)
+	assert.Contains(t, string(metrics), `vigil_inference_seconds_count{model="mtcnn"}`)
 	http.DefaultClient.CloseIdleConnections()
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
