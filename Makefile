@@ -22,7 +22,7 @@ PUREPKGS  ?= ./infer/... ./quant/... ./neon/... ./detect/... ./face/...
 # model-level tests are too slow under emulation).
 QEMUPKGS  ?= ./neon/... ./quant/...
 
-.PHONY: help setup models-fetch test vet build cross cross-pure cross-full test-arm64 models soak install clean
+.PHONY: help setup models-fetch test vet build cross cross-pure cross-full test-arm64 smoke-arm64 models soak install clean
 
 help:
 	@echo "make setup    install Debian packages, Go modules and model files (scripts/setup.sh)"
@@ -30,6 +30,7 @@ help:
 	@echo "make build    build $(BUILD)/vigil for this machine"
 	@echo "make cross    build linux/arm64: pure-Go packages with CGO_ENABLED=0, and the full daemon"
 	@echo "make test-arm64  run the kernel tests under qemu-aarch64 (Pi 5 CPU, then Pi 4 CPU)"
+	@echo "make smoke-arm64 run the arm64 daemon's 'vigil detect' under qemu and compare with amd64"
 	@echo "make models   regenerate the embedded .vq models from the pinned model files"
 	@echo "make soak     long-running soak test (placeholder)"
 	@echo "make install  install binary, unit and example config (root; systemd/install.sh)"
@@ -70,6 +71,10 @@ test-arm64:
 # The full daemon with cgo and gocv against Debian's arm64 OpenCV in a private sysroot.
 cross-full:
 	scripts/cross-arm64.sh $(BUILD)
+
+# The arm64 binary under qemu-aarch64 on the shared photographs, against the amd64 build.
+smoke-arm64:
+	scripts/smoke-arm64.sh $(BUILD)
 
 # Placeholder: the lead fills in `vigil models build`.
 models:

@@ -1,0 +1,106 @@
+// Command smokecmp compares the `vigil detect --json` output of two builds (amd64 and arm64
+// under qemu, in scripts/smoke-arm64.sh): the same images, the same number of faces, and
+// boxes, scores and landmarks equal within a tolerance. The int8 kernels are bit-identical
+// across architectures; the float post-processing is not quite (the arm64 compiler fuses
+// multiply-adds), hence the tolerance.
+//
+//	go run ./scripts/smokecmp A.json B.json
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+)
+
+type face struct {
+	X, Y, W, H, Score float64
+	Landmarks         [][2]float64
+}
+
+type result struct {
+	Image         string
+	Width, Height int
+	Faces         []face
+}
+
+const (
+	maxPixels = 0.05 // box and landmark coordinates, in pixels
+	maxScore  = 1e-3
+)
+
+func read(path string) ([]result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var rs []result
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for n := 1; sc.Scan(); n++ {
+		var r result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, sc.Err()
+}
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: smokecmp A.json B.json")
+		os.Exit(2)
+	}
+	a, err := read(os.Args[1])
+	if err == nil {
+		var b []result
+		b, err = read(os.Args[2])
+		if err == nil {
+			err = compare(a, b)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "smokecmp:", err)
+		os.Exit(1)
+	}
+}
+
+func compare(a, b []result) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d images against %d", len(a), len(b))
+	}
+	var worstPx, worstScore float64
+	faces := 0
+	for i := range a {
+		ra, rb := a[i], b[i]
+		if ra.Image != rb.Image || ra.Width != rb.Width || ra.Height != rb.Height {
+			return fmt.Errorf("image %d: %s %dx%d against %s %dx%d", i, ra.Image, ra.Width, ra.Height, rb.Image, rb.Width, rb.Height)
+		}
+		if len(ra.Faces) != len(rb.Faces) {
+			return fmt.Errorf("%s: %d faces against %d", ra.Image, len(ra.Faces), len(rb.Faces))
+		}
+		for j := range ra.Faces {
+			fa, fb := ra.Faces[j], rb.Faces[j]
+			px := max(math.Abs(fa.X-fb.X), math.Abs(fa.Y-fb.Y), math.Abs(fa.W-fb.W), math.Abs(fa.H-fb.H))
+			if len(fa.Landmarks) != len(fb.Landmarks) {
+				return fmt.Errorf("%s face %d: %d landmarks against %d", ra.Image, j, len(fa.Landmarks), len(fb.Landmarks))
+			}
+			for k := range fa.Landmarks {
+				px = max(px, math.Abs(fa.Landmarks[k][0]-fb.Landmarks[k][0]), math.Abs(fa.Landmarks[k][1]-fb.Landmarks[k][1]))
+			}
+			sc := math.Abs(fa.Score - fb.Score)
+			if px > maxPixels || sc > maxScore {
+				return fmt.Errorf("%s face %d: differs by %.3g px and %.3g in score (bounds %g, %g): %+v against %+v",
+					ra.Image, j, px, sc, maxPixels, maxScore, fa, fb)
+			}
+			worstPx, worstScore = max(worstPx, px), max(worstScore, sc)
+			faces++
+		}
+	}
+	fmt.Printf("smokecmp: %d images, %d faces agree; largest difference %.3g px, %.3g in score\n", len(a), faces, worstPx, worstScore)
+	return nil
+}
