@@ -498,41 +498,42 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 
 // im2colQ is im2colF for int8, padding with the input zero point. When a
 // window row lies inside the image and the group spans every channel, its
-// kw*cn bytes are contiguous in NHWC and move in one copy.
+// kw*cn bytes are contiguous in NHWC and move in one copy. Short pieces
+// (the 9 bytes of a 3-pixel window row of an RGB input, pixels of 8-16
+// channels) move as one 16-byte block when a has room: the bytes past the
+// piece are overwritten by the next ones, as a is filled in order.
 func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 	k := g.kh * g.kw * cn
 	span := g.kw * cn
 	dil := max(g.dil, 1)
 	whole := cn == g.c && dil == 1
 	n, oy, ox := p0/(g.oh*g.ow), p0/g.ow%g.oh, p0%g.ow
+	a = a[:(p1-p0)*k]
+	i := 0 // write offset in a
 	for p := p0; p < p1; p++ {
-		row := a[(p-p0)*k : (p-p0+1)*k]
 		ix0 := ox*g.sw - g.pl
 		inside := ix0 >= 0 && ix0+g.kw <= g.w
-		i := 0
 		for ky := range g.kh {
 			iy := oy*g.sh - g.pt + ky*dil
-			dst := row[i : i+span]
-			i += span
 			if iy < 0 || iy >= g.h {
-				fill8(dst, pad)
+				fill8(a[i:i+span], pad)
+				i += span
 				continue
 			}
 			base := (n*g.h + iy) * g.w
 			if inside && whole {
-				o := (base + ix0) * g.c
-				copy(dst, in[o:o+span])
+				move8(a, i, in, (base+ix0)*g.c, span)
+				i += span
 				continue
 			}
 			for kx := range g.kw {
 				ix := ix0 + kx*dil
-				d := dst[kx*cn : kx*cn+cn]
 				if ix < 0 || ix >= g.w {
-					fill8(d, pad)
+					fill8(a[i:i+cn], pad)
 				} else {
-					o := (base+ix)*g.c + c0
-					copy(d, in[o:o+cn])
+					move8(a, i, in, (base+ix)*g.c+c0, cn)
 				}
+				i += cn
 			}
 		}
 		if ox++; ox == g.ow {
@@ -543,6 +544,16 @@ func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 			}
 		}
 	}
+}
+
+// move8 copies src[so:so+n] to dst[do:], as one 16-byte block when n <= 16
+// and both slices have the room (dst's bytes past n are then clobbered).
+func move8(dst []int8, do int, src []int8, so, n int) {
+	if n <= 16 && do+16 <= len(dst) && so+16 <= len(src) {
+		*(*[16]int8)(dst[do : do+16]) = *(*[16]int8)(src[so : so+16])
+		return
+	}
+	copy(dst[do:do+n], src[so:so+n])
 }
 
 func fill8(b []int8, v int8) {
