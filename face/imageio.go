@@ -3,35 +3,80 @@ package face
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
-	_ "image/png" // LoadImage reads PNG too
+	"image/png"
+	"io"
 	"os"
 
 	"github.com/vigil-edge/vigil/infer"
 )
 
-// LoadImage decodes a JPEG or PNG file into an RGB image.
+// MaxImagePixels is the most pixels LoadImage and DecodeChip accept, checked on the header
+// before any pixel is allocated. It equals detect.MaxImagePixels (face does not import
+// detect; a test in detect checks the two agree).
+const MaxImagePixels = 50_000_000
+
+// ErrImageSize is returned (wrapped) for an image with no pixels or more than MaxImagePixels.
+var ErrImageSize = errors.New("image size out of range")
+
+// LoadImage decodes a JPEG or PNG file into an RGB image, refusing other formats and
+// sizes beyond MaxImagePixels from the header, before decoding.
 func LoadImage(path string) (*infer.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	im, _, err := image.Decode(bufio.NewReader(f))
+	im, err := decodeImage(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a JPEG or PNG image: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return fromImage(im), nil
+	return im, nil
 }
 
-// DecodeChip decodes a chip stored in a gallery (JPEG).
+// DecodeChip decodes a chip stored in a gallery or a picture sent for enrolment (JPEG or
+// PNG), with the checks of LoadImage.
 func DecodeChip(data []byte) (*infer.Image, error) {
-	im, _, err := image.Decode(bytes.NewReader(data))
+	im, err := decodeImage(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("chip: %w", err)
+	}
+	return im, nil
+}
+
+func decodeImage(r io.ReadSeeker) (*infer.Image, error) {
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(r))
+	if err != nil {
+		return nil, fmt.Errorf("not a JPEG or PNG image: %w", err)
+	}
+	w, h := cfg.Width, cfg.Height
+	switch {
+	case w < 1 || h < 1:
+		return nil, fmt.Errorf("%s header: %w: %dx%d has no pixels", format, ErrImageSize, w, h)
+	case int64(w)*int64(h) > MaxImagePixels:
+		return nil, fmt.Errorf("%s header: %w: %dx%d is %d pixels, at most %d are decoded", format, ErrImageSize, w, h, int64(w)*int64(h), MaxImagePixels)
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var im image.Image
+	switch format {
+	case "jpeg":
+		im, err = jpeg.Decode(bufio.NewReader(r))
+	case "png":
+		im, err = png.Decode(bufio.NewReader(r))
+	default:
+		return nil, fmt.Errorf("%s image: only JPEG and PNG are read", format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%dx%d %s image: %w", w, h, format, err)
+	}
+	if b := im.Bounds(); b.Dx() != w || b.Dy() != h {
+		return nil, fmt.Errorf("%s image: header says %dx%d, pixels are %dx%d", format, w, h, b.Dx(), b.Dy())
 	}
 	return fromImage(im), nil
 }
