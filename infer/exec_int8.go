@@ -319,7 +319,8 @@ type convQ struct {
 	groups  int
 	icg     int
 	ocg     int
-	k       int
+	k       int // reduction length: kh*kw*icg
+	lda     int // im2col row stride: k rounded up to a multiple of 4
 	kind    int
 	packed  []*neon.Packed // per group
 	q       []*neon.Requant
@@ -397,6 +398,7 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 	l.k = ws[1] * ws[2] * ws[3]
 	g := l.g
 	depthwise := l.icg == 1 && l.groups > 1
+	is1x1 := l.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == g.h && g.ow == g.w
 	v, err := m.w.get(n, func() (any, error) {
 		w, err := nodeQWeights(n)
 		if err != nil {
@@ -427,8 +429,22 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 				k = cw.kh * cw.kw * l.icg
 			}
 		}
+		// im2col rows are padded to whole groups of 4 k (zero weights, so
+		// the padding bytes add exactly 0): the GEMM then needs no tail.
+		kp := k
+		if !is1x1 {
+			kp = (k + 3) &^ 3
+		}
 		for gi := range l.groups {
-			p := neon.Pack(data[gi*l.ocg*k:(gi+1)*l.ocg*k], l.ocg, k)
+			wg := data[gi*l.ocg*k : (gi+1)*l.ocg*k]
+			if kp != k {
+				wp := make([]int8, l.ocg*kp)
+				for o := range l.ocg {
+					copy(wp[o*kp:], wg[o*k:(o+1)*k])
+				}
+				wg = wp
+			}
+			p := neon.Pack(wg, l.ocg, kp)
 			cw.packed = append(cw.packed, p)
 			cw.q = append(cw.q, requantFor(n, w, gi*l.ocg, p.RowSum, in, out))
 		}
@@ -451,12 +467,13 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 		if !l.dw3 {
 			m.scratchI = max(m.scratchI, g.oc)
 		}
-	case l.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == g.h && g.ow == g.w:
+	case is1x1:
 		l.kind = conv1x1
 	default:
 		l.kind = convIm2col
-		l.mc = chunkRows(l.k / 4) // int8 rows are a quarter of float ones
-		m.scratchB = max(m.scratchB, l.mc*l.k)
+		l.lda = l.packed[0].K
+		l.mc = chunkRows(l.lda / 4) // int8 rows are a quarter of float ones
+		m.scratchB = max(m.scratchB, l.mc*l.lda)
 	}
 	return l, nil
 }
@@ -490,8 +507,8 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 		p1 := min(p0+l.mc, hi)
 		c := out[p0*g.oc : p1*g.oc]
 		for gi := range l.groups {
-			im2colQ(a, in, &g, p0, p1, gi*l.icg, l.icg, pad)
-			neon.Gemm(c[gi*l.ocg:], g.oc, a, l.k, p1-p0, l.packed[gi], l.q[gi])
+			im2colQ(a, in, &g, p0, p1, gi*l.icg, l.icg, l.lda, pad)
+			neon.Gemm(c[gi*l.ocg:], g.oc, a, l.lda, p1-p0, l.packed[gi], l.q[gi])
 		}
 	}
 }
@@ -502,17 +519,31 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 // (the 9 bytes of a 3-pixel window row of an RGB input, pixels of 8-16
 // channels) move as one 16-byte block when a has room: the bytes past the
 // piece are overwritten by the next ones, as a is filled in order.
-func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
-	k := g.kh * g.kw * cn
+func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn, lda int, pad int8) {
 	span := g.kw * cn
 	dil := max(g.dil, 1)
 	whole := cn == g.c && dil == 1
 	n, oy, ox := p0/(g.oh*g.ow), p0/g.ow%g.oh, p0%g.ow
-	a = a[:(p1-p0)*k]
+	a = a[:(p1-p0)*lda]
 	i := 0 // write offset in a
+	rs := g.w * g.c // input row stride
+	short := whole && span <= 16
 	for p := p0; p < p1; p++ {
 		ix0 := ox*g.sw - g.pl
 		inside := ix0 >= 0 && ix0+g.kw <= g.w
+		if iy0 := oy*g.sh - g.pt; short && inside && iy0 >= 0 && iy0+g.kh <= g.h && i+lda+16 <= len(a) {
+			// The whole window is in the image (the common case of a first
+			// RGB layer): kh 16-byte moves.
+			so := ((n*g.h+iy0)*g.w + ix0) * g.c
+			if so+(g.kh-1)*rs+16 <= len(in) {
+				for range g.kh {
+					*(*[16]int8)(a[i : i+16]) = *(*[16]int8)(in[so : so+16])
+					i += span
+					so += rs
+				}
+				goto next
+			}
+		}
 		for ky := range g.kh {
 			iy := oy*g.sh - g.pt + ky*dil
 			if iy < 0 || iy >= g.h {
@@ -535,6 +566,12 @@ func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 				}
 				i += cn
 			}
+		}
+	next:
+		// The row's padding bytes meet zero weights: any value will do, but
+		// they get the pad value so that a holds no stale bytes.
+		for ; i < (p-p0+1)*lda; i++ {
+			a[i] = pad
 		}
 		if ox++; ox == g.ow {
 			ox = 0

@@ -12,12 +12,11 @@ import (
 )
 
 // im2colQRef is the plain per-tap im2col the fast one must match.
-func im2colQRef(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
-	k := g.kh * g.kw * cn
+func im2colQRef(a, in []int8, g *convGeom, p0, p1, c0, cn, lda int, pad int8) {
 	d := max(g.dil, 1)
 	for p := p0; p < p1; p++ {
 		n, oy, ox := p/(g.oh*g.ow), p/g.ow%g.oh, p%g.ow
-		i := (p - p0) * k
+		i := (p - p0) * lda
 		for ky := range g.kh {
 			for kx := range g.kw {
 				iy, ix := oy*g.sh-g.pt+ky*d, ox*g.sw-g.pl+kx*d
@@ -30,6 +29,9 @@ func im2colQRef(a, in []int8, g *convGeom, p0, p1, c0, cn int, pad int8) {
 					i++
 				}
 			}
+		}
+		for ; i < (p-p0+1)*lda; i++ {
+			a[i] = pad
 		}
 	}
 }
@@ -56,13 +58,14 @@ func TestIm2colQ(t *testing.T) {
 		p1 := p0 + r.IntN(m-p0+1)
 		c0 := r.IntN(groups) * cn
 		k := g.kh * g.kw * cn
-		want := make([]int8, (p1-p0)*k+8)
+		lda := k + r.IntN(4)
+		want := make([]int8, (p1-p0)*lda+8)
 		got := make([]int8, len(want))
 		for i := range want {
 			want[i], got[i] = 99, 99
 		}
-		im2colQRef(want, in, &g, p0, p1, c0, cn, -7)
-		im2colQ(got, in, &g, p0, p1, c0, cn, -7)
+		im2colQRef(want, in, &g, p0, p1, c0, cn, lda, -7)
+		im2colQ(got, in, &g, p0, p1, c0, cn, lda, -7)
 		require.Equal(t, want, got, "case %d: %+v rows [%d,%d) c0=%d cn=%d", it, g, p0, p1, c0, cn)
 	}
 }
