@@ -525,7 +525,7 @@ func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn, lda int, pad int8) {
 	whole := cn == g.c && dil == 1
 	n, oy, ox := p0/(g.oh*g.ow), p0/g.ow%g.oh, p0%g.ow
 	a = a[:(p1-p0)*lda]
-	i := 0 // write offset in a
+	i := 0          // write offset in a
 	rs := g.w * g.c // input row stride
 	short := whole && span <= 16
 	for p := p0; p < p1; p++ {
