@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vigil-edge/vigil/face"
 )
 
 // MaxConfigSize bounds the configuration file; anything larger is rejected before parsing.
@@ -518,7 +519,7 @@ func (c *Config) Line(key string) int { return c.lines[key] }
 
 // Validation limits, exported so tests and docs quote the same numbers.
 const (
-	MaxNameLen       = 64
+	MaxNameLen       = face.MaxNameLen
 	MaxQueueEvents   = 10_000_000
 	MaxCommandBytes  = 16 << 20
 	MaxCameras       = 32
@@ -534,22 +535,11 @@ const (
 	MaxConfirmFrames = 100
 )
 
-// nameRe is what a device, camera or identity name may be: it is used as one MQTT topic
-// level and as a file name, so no '/', '+', '#', NUL, spaces or leading dots.
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
-// ValidName reports why s cannot be a device, camera or identity name, or nil.
-func ValidName(s string) error {
-	switch {
-	case s == "":
-		return errors.New("must not be empty")
-	case len(s) > MaxNameLen:
-		return fmt.Errorf("is %d bytes long; at most %d", len(s), MaxNameLen)
-	case !nameRe.MatchString(s):
-		return fmt.Errorf("%q may hold only letters, digits, '_', '.', '-' and must start with a letter or digit (it becomes an MQTT topic level and a file name)", truncate(s, 40))
-	}
-	return nil
-}
+// ValidName reports why s cannot be a device, camera or identity name, or nil: the rule of
+// face.CheckName (it becomes one MQTT topic level and a file name, so no '/', '+', '#', NUL,
+// spaces or leading dots). Identity names from commands are checked with face.ValidateName,
+// the same rule plus the reserved label "unknown".
+func ValidName(s string) error { return face.CheckName(s) }
 
 // Validate checks every value and the relations between them. It touches no hardware and
 // no network; it does not check that files exist (the daemon does, with a clear error, when

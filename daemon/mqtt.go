@@ -22,6 +22,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vigil-edge/vigil/daemon/mqttq"
+	"github.com/vigil-edge/vigil/face"
 )
 
 // Commander carries out MQTT commands; the pipeline implements it. Methods may take time
@@ -675,7 +676,11 @@ func (m *MQTT) handleCommand(ctx context.Context, topic string, payload []byte) 
 		return r
 	}
 	target := parts[1]
-	if err := ValidName(target); err != nil {
+	check := ValidName // a camera name
+	if r.Command == "enrol" || r.Command == "remove" {
+		check = face.ValidateName // an identity: the gallery's own rule, so both agree
+	}
+	if err := check(target); err != nil {
 		r.Error = "name " + err.Error()
 		return r
 	}

@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
 
 func frameAt(i int) time.Time { return t0.Add(time.Duration(i) * 100 * time.Millisecond) }
 
-func face(x, y float32, name string) Observation {
+func sighting(x, y float32, name string) Observation {
 	return Observation{Box: detect.Box{X: x, Y: y, W: 60, H: 60}, Score: 0.9, Name: name, Distance: 0.3}
 }
 
@@ -35,7 +35,7 @@ func TestTrackerNewAfterConfirmThenEndAfterAbsence(t *testing.T) {
 	tr := testTracker()
 	var all []Event
 	for i := range 10 {
-		obs := []Observation{face(100+float32(i)*3, 50, "alice")}
+		obs := []Observation{sighting(100+float32(i)*3, 50, "alice")}
 		evs := tr.Update(frameAt(i), obs)
 		assert.Equal(t, uint64(1), obs[0].Track)
 		if i == 2 {
@@ -60,10 +60,10 @@ func TestTrackerNewAfterConfirmThenEndAfterAbsence(t *testing.T) {
 func TestTrackerShortGapKeepsTrack(t *testing.T) {
 	tr := testTracker()
 	for i := range 3 {
-		tr.Update(frameAt(i), []Observation{face(100, 50, "alice")})
+		tr.Update(frameAt(i), []Observation{sighting(100, 50, "alice")})
 	}
 	assert.Empty(t, tr.Update(frameAt(8), nil), "0.5 s gap < absence")
-	obs := []Observation{face(104, 52, "alice")}
+	obs := []Observation{sighting(104, 52, "alice")}
 	assert.Empty(t, tr.Update(frameAt(9), obs))
 	assert.Equal(t, uint64(1), obs[0].Track, "the same track continues")
 }
@@ -73,22 +73,22 @@ func TestTrackerIdentityUpdateNeedsConfirmAgreeingFrames(t *testing.T) {
 	var got []string
 	names := []string{"unknown", "alice", "alice", "alice", "bob", "bob", "alice", "bob", "bob", "bob", "bob"}
 	for i, n := range names {
-		got = append(got, types(tr.Update(frameAt(i), []Observation{face(100, 50, n)}))...)
+		got = append(got, types(tr.Update(frameAt(i), []Observation{sighting(100, 50, n)}))...)
 	}
 	assert.Equal(t, []string{"new:alice", "update:bob"}, got, "majority at announcement; a flicker is no update")
 }
 
 func TestTrackerTentativeTrackVanishesSilently(t *testing.T) {
 	tr := testTracker()
-	tr.Update(frameAt(0), []Observation{face(100, 50, "alice")})
-	tr.Update(frameAt(1), []Observation{face(100, 50, "alice")})
+	tr.Update(frameAt(0), []Observation{sighting(100, 50, "alice")})
+	tr.Update(frameAt(1), []Observation{sighting(100, 50, "alice")})
 	assert.Empty(t, tr.Update(frameAt(30), nil), "never announced, so no end")
 	assert.Empty(t, tr.Counts())
 }
 
 func TestTrackerUnrecognisedIsUnknown(t *testing.T) {
 	tr := NewTracker("door", TrackerConfig{IoU: 0.3, Confirm: 1, Absence: time.Second, MaxTracks: 4})
-	evs := tr.Update(frameAt(0), []Observation{face(100, 50, "")})
+	evs := tr.Update(frameAt(0), []Observation{sighting(100, 50, "")})
 	require.Equal(t, []string{"new:unknown"}, types(evs))
 	assert.Equal(t, -1.0, finite(evs[0].Distance), "no distance without a comparison")
 }
@@ -98,7 +98,7 @@ func TestTrackerTwoFacesKeepTheirIDs(t *testing.T) {
 	var news []Event
 	for i := range 8 {
 		// Out of order in the slice on odd frames: association is by overlap, not position.
-		a, b := face(50+float32(i)*4, 50, "alice"), face(300-float32(i)*4, 60, "bob")
+		a, b := sighting(50+float32(i)*4, 50, "alice"), sighting(300-float32(i)*4, 60, "bob")
 		obs := []Observation{a, b}
 		if i%2 == 1 {
 			obs = []Observation{b, a}
@@ -124,7 +124,7 @@ func TestTrackerBoundsTracks(t *testing.T) {
 	tr := testTracker()
 	var obs []Observation
 	for i := range 10 {
-		obs = append(obs, face(float32(i)*100, 0, "x"))
+		obs = append(obs, sighting(float32(i)*100, 0, "x"))
 	}
 	tr.Update(frameAt(0), obs)
 	assert.Len(t, tr.tracks, 4)
@@ -146,7 +146,7 @@ func TestTrackerInvariants(t *testing.T) {
 	for i := range 5000 {
 		var obs []Observation
 		for range rng.IntN(5) {
-			obs = append(obs, face(float32(rng.IntN(6))*70, float32(rng.IntN(3))*70, names[rng.IntN(len(names))]))
+			obs = append(obs, sighting(float32(rng.IntN(6))*70, float32(rng.IntN(3))*70, names[rng.IntN(len(names))]))
 		}
 		for _, e := range tr.Update(frameAt(i), obs) {
 			total++

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // GalleryFile is the gallery's file name inside its directory.
@@ -53,28 +51,38 @@ var (
 	ErrMismatch    = errors.New("embedding does not fit the gallery")
 )
 
-// ValidateName checks an identity name: 1 to 64 bytes of UTF-8 with no
-// '/', '+', '#', NUL or control characters (so a name is safe as an MQTT
-// topic level and as a file name), not "." or "..", no leading or trailing
-// space, and not the reserved label "unknown".
+// ValidateName checks an identity name: CheckName's rule (1 to 64 bytes of ASCII letters,
+// digits, '_', '.' and '-', starting with a letter or digit) and not the reserved label
+// "unknown" in any case. The daemon checks MQTT command targets with this same function,
+// so a name the CLI enrols is a name the daemon publishes and accepts, and the reverse.
+// Errors wrap ErrInvalidName.
 func ValidateName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: empty", ErrInvalidName)
-	case len(name) > MaxNameLen:
-		return fmt.Errorf("%w: %q is %d bytes, at most %d", ErrInvalidName, name, len(name), MaxNameLen)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: %q is not UTF-8", ErrInvalidName, name)
-	case name == "." || name == "..":
-		return fmt.Errorf("%w: %q", ErrInvalidName, name)
-	case strings.TrimSpace(name) != name:
-		return fmt.Errorf("%w: %q has leading or trailing space", ErrInvalidName, name)
-	case strings.EqualFold(name, Unknown):
+	if err := CheckName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidName, err)
+	}
+	if strings.EqualFold(name, Unknown) {
 		return fmt.Errorf("%w: %q is reserved for unmatched faces", ErrInvalidName, name)
 	}
-	for _, r := range name {
-		if r == '/' || r == '+' || r == '#' || r == 0 || unicode.IsControl(r) || r == utf8.RuneError {
-			return fmt.Errorf("%w: %q contains %q (no '/', '+', '#', NUL or control characters)", ErrInvalidName, name, r)
+	return nil
+}
+
+// CheckName reports why s cannot be a name, or nil. A name (identity, and in the daemon
+// device and camera) becomes one MQTT topic level, a Home Assistant object id and a file
+// name, so it holds only ASCII letters, digits, '_', '.' and '-', starts with a letter or a
+// digit (no ".", "..", hidden files or option-like "-x") and is at most MaxNameLen bytes:
+// no '/', '+', '#', NUL, spaces, control or non-ASCII characters.
+func CheckName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("must not be empty")
+	case len(s) > MaxNameLen:
+		return fmt.Errorf("%q is %d bytes long; at most %d", s[:16]+"...", len(s), MaxNameLen)
+	}
+	for i := range len(s) {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return fmt.Errorf("%q may hold only letters, digits, '_', '.', '-' and must start with a letter or digit (it becomes an MQTT topic level and a file name)", s)
 		}
 	}
 	return nil

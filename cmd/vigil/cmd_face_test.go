@@ -139,6 +139,8 @@ func TestFaceCommandsChips(t *testing.T) {
 	assert.Equal(t, face.Unknown, res[2].Faces[0].Name)
 
 	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "rename", "Savage", "John Savage")
+	assert.Equal(t, exitUsage, code, "a space cannot be an MQTT-safe name: %s", stderr)
+	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "rename", "Savage", "John_Savage")
 	require.Equal(t, exitOK, code, stderr)
 	code, _, stderr = faceVigil(t, "gallery", "--gallery", g, "rename", "Salley", "unknown")
 	assert.Equal(t, exitUsage, code, stderr)
@@ -149,7 +151,7 @@ func TestFaceCommandsChips(t *testing.T) {
 	assert.Contains(t, stderr, "not found")
 	code, stdout, stderr = faceVigil(t, "gallery", "--gallery", g, "list")
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, stdout, "John Savage")
+	assert.Contains(t, stdout, "John_Savage")
 	assert.Contains(t, stdout, "projection head: linear")
 
 	// A corrupt gallery is refused with a message, and left alone.
