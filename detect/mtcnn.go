@@ -95,6 +95,23 @@ func NewMTCNN(pnet, rnet, onet *infer.Graph, opt MTCNNOptions) (*MTCNN, error) {
 			return nil, err
 		}
 	}
+	// R-Net and O-Net run in power-of-two batches (batchSize): make every
+	// batch's session now, so a long-running daemon reaches its steady set
+	// of sessions (and worker goroutines) at start rather than whenever a
+	// frame first has that many candidates.
+	for b := 1; ; b *= 2 {
+		for _, r := range []*runner{m.r, m.o} {
+			in := r.inputShape()
+			in[0] = b
+			if _, err := r.session(in); err != nil {
+				m.Close()
+				return nil, err
+			}
+		}
+		if b >= opt.MaxBatch {
+			break
+		}
+	}
 	return m, nil
 }
 

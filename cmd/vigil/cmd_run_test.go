@@ -466,7 +466,6 @@ cameras:
   - {name: a, source: %q, fps: 10, loop: true}
   - {name: b, source: %q, fps: 10, loop: true}
   - {name: c, source: %q, fps: 10, loop: true}
-detector: {precision: float32}
 log: {level: warn}
 `, b.URL(), filepath.Join(dir, "queue"), filepath.Join(dir, "gallery"), addr, frames, frames, frames)), 0o600))
 	exe, err := os.Executable()
