@@ -27,6 +27,19 @@ import (
 func quantizeInto(dst []int8, src []float32, scale float32, zp int32) {
 	inv := 1 / float64(scale)
 	dst = dst[:len(src)]
+	for quantizeSIMD && len(src) >= 16 {
+		n := quantizeAVX512(&dst[0], &src[0], len(src)&^15, inv, zp)
+		if n < len(src)&^15 {
+			n += 16 // a block with a NaN: the Go loop below does it
+			quantizeGo(dst[n-16:n], src[n-16:n], inv, zp)
+		}
+		dst, src = dst[n:], src[n:]
+	}
+	quantizeGo(dst, src, inv, zp)
+}
+
+func quantizeGo(dst []int8, src []float32, inv float64, zp int32) {
+	dst = dst[:len(src)]
 	for i, x := range src {
 		t := float64(x) * inv
 		if !(t > -1024 && t < 1024) {

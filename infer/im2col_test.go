@@ -119,19 +119,41 @@ func TestQuantizeInto(t *testing.T) {
 	for range 200000 {
 		src = append(src, (r.Float32()-0.5)*600, float32(r.IntN(600)-300)/2, math.Float32frombits(r.Uint32()))
 	}
+	// NaN blocks go to the Go loop; put a few among the SIMD blocks.
+	for _, i := range []int{5, 16, 47, 48 + 15, 1000} {
+		src[i] = float32(math.NaN())
+	}
 	for _, sc := range []struct {
 		scale float32
 		zp    int32
 	}{{1, 0}, {0.5, -128}, {2, 127}, {0.0078125, 3}, {0.1, -7}, {3e-3, 100}} {
-		got := make([]int8, len(src))
-		quantizeInto(got, src, sc.scale, sc.zp)
-		inv := 1 / float64(sc.scale)
-		for i, x := range src {
-			if x != x {
+		for _, simd := range []bool{false, true} {
+			if simd && !quantizeSIMD {
 				continue
 			}
-			v := math.Round(float64(x)*inv) + float64(sc.zp)
-			require.Equal(t, int8(min(max(v, -128), 127)), got[i], "x=%v scale=%v zp=%d", x, sc.scale, sc.zp)
+			for _, off := range []int{0, 3} {
+				func() {
+					defer func(v bool) { quantizeSIMD = v }(quantizeSIMD)
+					quantizeSIMD = simd
+					src := src[off:]
+					got := make([]int8, len(src)+8)
+					for i := range got {
+						got[i] = 77
+					}
+					quantizeInto(got[:len(src)], src, sc.scale, sc.zp)
+					inv := 1 / float64(sc.scale)
+					want := make([]int8, len(src))
+					for i, x := range src {
+						v := math.Round(float64(x)*inv) + float64(sc.zp)
+						want[i] = int8(min(max(v, -128), 127))
+						if x != x {
+							want[i] = got[i] // int8(NaN): whatever the Go conversion gives
+						}
+					}
+					require.Equal(t, want, got[:len(src)], "scale=%v zp=%d simd=%v", sc.scale, sc.zp, simd)
+					require.Equal(t, []int8{77, 77, 77, 77, 77, 77, 77, 77}, got[len(src):])
+				}()
+			}
 		}
 	}
 }
