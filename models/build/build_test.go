@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-edge/vigil/detect"
 	"github.com/vigil-edge/vigil/face"
 	"github.com/vigil-edge/vigil/infer"
 	"github.com/vigil-edge/vigil/infer/tfjs"
@@ -68,4 +69,48 @@ func TestEmbeddedRecognitionInt8AgreesWithFloat(t *testing.T) {
 	mean := sum / float64(len(xs))
 	t.Logf("face-recognition int8 vs float on %d johns chips: mean cosine %.5f, worst %.5f", len(xs), mean, worst)
 	assert.GreaterOrEqual(t, mean, 0.99)
+}
+
+// Issue 2's target: the embedded int8 detector finds the same faces as the
+// float one on testdata/faces: every face of either matches one of the other
+// with IoU >= 0.8.
+func TestEmbeddedMTCNNInt8FindsTheFloatFaces(t *testing.T) {
+	c := config(t)
+	open := func(p infer.Precision) detect.Detector {
+		d, err := detect.Open(detect.NameMTCNN, detect.Config{Options: detect.Options{Precision: p, Threads: 1}, Models: c.Cache})
+		require.NoError(t, err)
+		return d
+	}
+	fd, qd := open(infer.Float32), open(infer.Int8)
+	defer fd.Close()
+	defer qd.Close()
+	ds, err := detect.ReadImglab(filepath.Join(c.Testdata, "faces", "training.xml"))
+	require.NoError(t, err)
+	paths := []string{filepath.Join(c.Testdata, "faces", "dogs.jpg")}
+	for _, li := range ds.Images {
+		paths = append(paths, li.Path)
+	}
+	matched, total, worst := 0, 0, float32(1)
+	for _, p := range paths {
+		im, err := detect.LoadImage(p)
+		require.NoError(t, err)
+		fl, err := fd.Detect(im)
+		require.NoError(t, err)
+		q, err := qd.Detect(im)
+		require.NoError(t, err)
+		assert.Equal(t, len(fl), len(q), "%s: float finds %d faces, int8 %d", filepath.Base(p), len(fl), len(q))
+		for _, a := range fl {
+			best := float32(0)
+			for _, b := range q {
+				best = max(best, detect.IoU(a.Box, b.Box))
+			}
+			total++
+			if best >= 0.8 {
+				matched++
+			}
+			worst = min(worst, best)
+		}
+	}
+	t.Logf("MTCNN int8 vs float on %d photographs: %d of %d float faces matched at IoU >= 0.8 (worst IoU %.3f)", len(paths), matched, total, worst)
+	assert.Equal(t, total, matched)
 }
