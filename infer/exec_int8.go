@@ -900,10 +900,7 @@ func (l *lutQ) part(s *Session, w, lo, hi int) {
 	c := l.out.shape[3]
 	in, out := s.bbuf(l.in)[lo*c:hi*c], s.bbuf(l.out)[lo*c:hi*c]
 	if len(l.lut) == 256 {
-		lut := (*[256]int8)(l.lut)
-		for i, v := range in {
-			out[i] = lut[uint8(v)]
-		}
+		neon.LookupInt8(out, in, (*[256]int8)(l.lut))
 		return
 	}
 	for p := 0; p < len(in); p += c {
