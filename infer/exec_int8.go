@@ -596,11 +596,15 @@ func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn, lda int, pad int8) {
 	}
 }
 
-// move8 copies src[so:so+n] to dst[do:], as one 16-byte block when n <= 16
-// and both slices have the room (dst's bytes past n are then clobbered).
+// move8 copies src[so:so+n] to dst[do:], as one or two 16-byte blocks
+// when n <= 32 and both slices have the room (dst's bytes past n are then
+// clobbered).
 func move8(dst []int8, do int, src []int8, so, n int) {
-	if n <= 16 && do+16 <= len(dst) && so+16 <= len(src) {
+	if n <= 32 && do+32 <= len(dst) && so+32 <= len(src) {
 		*(*[16]int8)(dst[do : do+16]) = *(*[16]int8)(src[so : so+16])
+		if n > 16 {
+			*(*[16]int8)(dst[do+16 : do+32]) = *(*[16]int8)(src[so+16 : so+32])
+		}
 		return
 	}
 	copy(dst[do:do+n], src[so:so+n])
@@ -965,7 +969,7 @@ func (l *concatQ) run(s *Session) {
 			}
 		} else {
 			for p := range px {
-				copy(out[p*oc+c0:p*oc+c0+c], in[p*c:(p+1)*c])
+				copyPixel(out[p*oc+c0:p*oc+c0+c], in[p*c:(p+1)*c])
 			}
 		}
 		c0 += c
