@@ -58,6 +58,16 @@ func quantizeGo(dst []int8, src []float32, inv float64, zp int32) {
 	}
 }
 
+// roundFinite is math.Round for finite x, through math.Trunc (one
+// instruction on amd64 and arm64): x-t is exact and int64(2*(x-t)) is the
+// rounding step, -1, 0 or 1. A zero result may be +0 where math.Round
+// gives -0; integer conversions do not see the difference.
+func roundFinite(x float64) float64 {
+	t := math.Trunc(x)
+	d := x - t
+	return t + float64(int64(d+d))
+}
+
 // dequantizeInto writes (q-zp)*scale.
 func dequantizeInto(dst []float32, src []int8, scale float32, zp int32) {
 	dst = dst[:len(src)]
@@ -939,7 +949,7 @@ func (l *softmaxQ) run(s *Session) {
 		}
 		k := inv / sum
 		for j, v := range px {
-			q := math.Round(float64(l.exp[int(m)-int(v)]*k)) + zo
+			q := roundFinite(float64(l.exp[int(m)-int(v)]*k)) + zo
 			op[j] = int8(min(max(q, -128), 127))
 		}
 	}

@@ -222,3 +222,20 @@ func TestDilatedKernelBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundFinite(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	xs := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+		1<<52 + 0.5, 4503599627370495.5, 1 << 60, -(1 << 60), math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64}
+	for range 200000 {
+		xs = append(xs, (r.Float64()-0.5)*600, float64(r.IntN(600)-300)/2)
+		if x := math.Float64frombits(r.Uint64()); !math.IsNaN(x) && !math.IsInf(x, 0) {
+			xs = append(xs, x)
+		}
+	}
+	for _, x := range xs {
+		if want, got := math.Round(x), roundFinite(x); want != got || want != 0 && math.Float64bits(want) != math.Float64bits(got) {
+			t.Fatalf("roundFinite(%v) = %v, math.Round gives %v", x, got, want)
+		}
+	}
+}
