@@ -487,6 +487,9 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 	case depthwise:
 		l.kind = convDepthwise
 		l.dw3 = l.ocg == 1 && g.kh == 3 && g.kw == 3 && g.sh == g.sw && (g.sh == 1 || g.sh == 2)
+		if l.dw3 && prepadDepthwise {
+			m.scratchB = max(m.scratchB, ((g.oh-1)*g.sh+3)*((g.ow-1)*g.sw+3)*g.c)
+		}
 		if !l.dw3 {
 			m.scratchI = max(m.scratchI, g.oc)
 		}
@@ -518,6 +521,10 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 	in, out := s.bbuf(l.in), s.bbuf(l.out)
 	switch l.kind {
 	case convDepthwise:
+		if l.dw3 && prepadDepthwise {
+			l.depthwisePadded(in, out, lo, hi, s.sb[w])
+			return
+		}
 		l.depthwise(in, out, lo, hi, s.si[w])
 		return
 	case conv1x1:
@@ -623,6 +630,46 @@ func move8(dst []int8, do int, src []int8, so, n int) {
 func fill8(b []int8, v int8) {
 	for i := range b {
 		b[i] = v
+	}
+}
+
+// prepadDepthwise makes 3x3 depthwise convolutions read a copy of their
+// input rows with the padding written out (tests switch it off).
+var prepadDepthwise = true
+
+// depthwisePadded computes output rows [lo, hi) over N*OH like depthwise,
+// from a copy of the input rows they read in which the padding (the input
+// zero point, as the kernel's own padValue) is explicit: every output
+// pixel is then interior, one kernel call per output row and channel
+// block, where a border pixel costs a call of its own and a gathered
+// window in neon.DepthwiseConv3x3. The kernel sees the same values either
+// way, so the bytes are the same.
+func (l *convQ) depthwisePadded(in, out []int8, lo, hi int, scratch []int8) {
+	g := l.g
+	c := g.c
+	pad := int8(l.in.zp)
+	wp := (g.ow-1)*g.sw + 3 // padded columns the windows read
+	cols := max(0, min(g.w, wp-g.pl))
+	for r := lo; r < hi; {
+		n, oy0 := r/g.oh, r%g.oh
+		oy1 := min(g.oh, oy0+(hi-r))
+		rows := (oy1-oy0-1)*g.sh + 3
+		buf := scratch[:rows*wp*c]
+		for pr := range rows {
+			row := buf[pr*wp*c : (pr+1)*wp*c]
+			iy := oy0*g.sh - g.pt + pr
+			if iy < 0 || iy >= g.h {
+				fill8(row, pad)
+				continue
+			}
+			fill8(row[:g.pl*c], pad)
+			o := (n*g.h + iy) * g.w * c
+			copy(row[g.pl*c:(g.pl+cols)*c], in[o:o+cols*c])
+			fill8(row[(g.pl+cols)*c:], pad)
+		}
+		dst := out[((n*g.oh+oy0)*g.ow)*c : ((n*g.oh+oy1)*g.ow)*c]
+		neon.DepthwiseConv3x3(dst, buf, rows, wp, c, g.sh, 0, 0, oy1-oy0, g.ow, pad, l.dw, l.dwq)
+		r += oy1 - oy0
 	}
 }
 

@@ -1,5 +1,9 @@
 package infer
 
-// DetectDilation switches the int8 executor's dilated-kernel detection for
-// the external tests.
-var DetectDilation = &detectDilation
+// DetectDilation and PrepadDepthwise switch the int8 executor's
+// dilated-kernel detection and depthwise pre-padding for the external
+// tests.
+var (
+	DetectDilation  = &detectDilation
+	PrepadDepthwise = &prepadDepthwise
+)

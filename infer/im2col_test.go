@@ -239,3 +239,46 @@ func TestRoundFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthwisePaddedBitIdentical runs 3x3 depthwise convolutions with the
+// padding written out and without: the same bytes, whatever the threads.
+func TestDepthwisePaddedBitIdentical(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	tested := 0
+	for i := range 60 {
+		in := Shape{1 + r.IntN(2), 1 + r.IntN(13), 1 + r.IntN(13), []int{1, 5, 16, 32, 33, 48}[r.IntN(6)]}
+		st := 1 + r.IntN(2)
+		pads := []Padding{{Mode: PadSame}, {Mode: PadValid},
+			{Mode: PadExplicit, Top: r.IntN(3), Left: r.IntN(3), Bottom: r.IntN(3), Right: r.IntN(3)}}
+		c := convCase{in, in[3], 3, 3, st, st, in[3], pads[r.IntN(3)], []Activation{ActNone, ActReLU, ActReLU6}[r.IntN(3)]}
+		n := c.node(r)
+		g := oneNode(n, c.in)
+		if _, err := g.Check(); err != nil {
+			continue // window larger than the padded input
+		}
+		g = calibrated(t, g, [][]float32{rndVec(r, c.in.Elems(), -1, 1)}, "minmax")
+		x := rndVec(r, c.in.Elems(), -1.2, 1.2)
+		var outs [][]int8
+		for _, pre := range []bool{false, true} {
+			for _, threads := range []int{1, 3} {
+				func() {
+					defer func(v bool) { prepadDepthwise = v }(prepadDepthwise)
+					prepadDepthwise = pre
+					m, err := NewModel(g, Options{Precision: Int8, Threads: threads})
+					require.NoError(t, err)
+					s := m.NewSession()
+					defer s.Close()
+					copy(s.Input(0), x)
+					require.NoError(t, s.Run())
+					o, _, _ := s.OutputInt8(0)
+					outs = append(outs, append([]int8(nil), o...))
+				}()
+			}
+		}
+		for j := 1; j < len(outs); j++ {
+			require.Equal(t, outs[0], outs[j], "case %d %+v run %d", i, c, j)
+		}
+		tested++
+	}
+	require.Greater(t, tested, 30)
+}

@@ -1,6 +1,7 @@
 package infer_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,27 +47,31 @@ func realModel(b testing.TB, name string, threads int) *infer.Session {
 }
 
 // BenchmarkRealModels runs the embedded models and UltraFace RFB-320 at
-// int8 on one thread (go test -bench RealModels -cpuprofile for where the
-// time goes).
+// int8 on one and two threads (go test -bench RealModels -cpuprofile for
+// where the time goes).
 func BenchmarkRealModels(b *testing.B) {
 	for _, name := range []string{"ultraface-rfb320", models.FaceRecognition, models.TinyFace, models.MTCNNONet} {
-		b.Run(name, func(b *testing.B) {
-			s := realModel(b, name, 1)
-			defer s.Close()
-			require.NoError(b, s.Run())
-			b.ReportAllocs()
-			for b.Loop() {
-				_ = s.Run()
-			}
-		})
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/threads=%d", name, threads), func(b *testing.B) {
+				s := realModel(b, name, threads)
+				defer s.Close()
+				require.NoError(b, s.Run())
+				b.ReportAllocs()
+				for b.Loop() {
+					_ = s.Run()
+				}
+			})
+		}
 	}
 }
 
-// TestUltraFaceDilationBitIdentical runs UltraFace RFB-320 (whose dilated
+// TestUltraFaceFastPathsBitIdentical runs UltraFace RFB-320 (whose dilated
 // RFB branches are zero-stuffed 5x5, 7x7 and 11x11 kernels in the ONNX
-// file) with its dilations found at load time and without: the int8
-// outputs must be the same bytes, with 1 and 2 threads.
-func TestUltraFaceDilationBitIdentical(t *testing.T) {
+// file, and whose backbone is depthwise 3x3 + pointwise pairs) with the
+// dilations found at load time and the depthwise inputs pre-padded, and
+// without either: the int8 outputs must be the same bytes, with 1 and 2
+// threads.
+func TestUltraFaceFastPathsBitIdentical(t *testing.T) {
 	outputs := func(threads int) [][]int8 {
 		s := realModel(t, "ultraface-rfb320", threads)
 		defer s.Close()
@@ -79,8 +84,8 @@ func TestUltraFaceDilationBitIdentical(t *testing.T) {
 		return outs
 	}
 	want := func() [][]int8 {
-		defer func(v bool) { *infer.DetectDilation = v }(*infer.DetectDilation)
-		*infer.DetectDilation = false
+		defer func(d, p bool) { *infer.DetectDilation, *infer.PrepadDepthwise = d, p }(*infer.DetectDilation, *infer.PrepadDepthwise)
+		*infer.DetectDilation, *infer.PrepadDepthwise = false, false
 		return outputs(1)
 	}()
 	for _, threads := range []int{1, 2} {
