@@ -1019,10 +1019,7 @@ func (l *concatQ) run(s *Session) {
 		if lut := l.lut[i]; lut != nil {
 			lut := (*[256]int8)(lut)
 			for p := range px {
-				o := out[p*oc+c0 : p*oc+c0+c]
-				for j, v := range in[p*c : (p+1)*c] {
-					o[j] = lut[uint8(v)]
-				}
+				neon.LookupInt8(out[p*oc+c0:p*oc+c0+c], in[p*c:(p+1)*c], lut)
 			}
 		} else {
 			for p := range px {
