@@ -649,7 +649,8 @@ func (l *convQ) depthwisePadded(in, out []int8, lo, hi int, scratch []int8) {
 	c := g.c
 	pad := int8(l.in.zp)
 	wp := (g.ow-1)*g.sw + 3 // padded columns the windows read
-	cols := max(0, min(g.w, wp-g.pl))
+	pl := min(g.pl, wp)
+	cols := max(0, min(g.w, wp-pl))
 	for r := lo; r < hi; {
 		n, oy0 := r/g.oh, r%g.oh
 		oy1 := min(g.oh, oy0+(hi-r))
@@ -662,10 +663,10 @@ func (l *convQ) depthwisePadded(in, out []int8, lo, hi int, scratch []int8) {
 				fill8(row, pad)
 				continue
 			}
-			fill8(row[:g.pl*c], pad)
+			fill8(row[:pl*c], pad)
 			o := (n*g.h + iy) * g.w * c
-			copy(row[g.pl*c:(g.pl+cols)*c], in[o:o+cols*c])
-			fill8(row[(g.pl+cols)*c:], pad)
+			copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			fill8(row[(pl+cols)*c:], pad)
 		}
 		dst := out[((n*g.oh+oy0)*g.ow)*c : ((n*g.oh+oy1)*g.ow)*c]
 		neon.DepthwiseConv3x3(dst, buf, rows, wp, c, g.sh, 0, 0, oy1-oy0, g.ow, pad, l.dw, l.dwq)
@@ -758,7 +759,7 @@ func (l *denseQ) part(s *Session, w, lo, hi int) {
 type poolQ struct {
 	in, out *tensor
 	max     bool
-	rows    bool // max pooling by whole rows (maxPoolRows)
+	rows    bool // max pooling by whole rows (maxPoolRow)
 	p       neon.Pool
 }
 

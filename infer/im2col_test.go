@@ -249,7 +249,7 @@ func TestDepthwisePaddedBitIdentical(t *testing.T) {
 		in := Shape{1 + r.IntN(2), 1 + r.IntN(13), 1 + r.IntN(13), []int{1, 5, 16, 32, 33, 48}[r.IntN(6)]}
 		st := 1 + r.IntN(2)
 		pads := []Padding{{Mode: PadSame}, {Mode: PadValid},
-			{Mode: PadExplicit, Top: r.IntN(3), Left: r.IntN(3), Bottom: r.IntN(3), Right: r.IntN(3)}}
+			{Mode: PadExplicit, Top: r.IntN(5), Left: r.IntN(5), Bottom: r.IntN(5), Right: r.IntN(5)}}
 		c := convCase{in, in[3], 3, 3, st, st, in[3], pads[r.IntN(3)], []Activation{ActNone, ActReLU, ActReLU6}[r.IntN(3)]}
 		n := c.node(r)
 		g := oneNode(n, c.in)
