@@ -63,12 +63,18 @@ func getHealth(t *testing.T, addr string) healthReport {
 	return h
 }
 
-// TestRunCameraSourceVanishes runs `vigil run` with two cameras on folders of photographs
-// against a real mosquitto. Camera "b"'s folder is deleted mid-stream: /healthz turns 503
-// with b reopening (degraded) while camera "a" keeps producing frames; the folder is
-// written back: b recovers by itself, health is 200 again, and the process is the same one
-// throughout (never exited, same start time).
+// TestRunCameraSourceVanishes runs `vigil run` with two cameras against a real mosquitto:
+// "a" on a folder of photographs and "b" on another folder (subtest folder) or on a video
+// file (subtest video). b's source is deleted mid-stream: /healthz turns 503 with b
+// reopening (degraded) while camera a keeps producing frames; the source is written back:
+// b recovers by itself, health is 200 again, and the process is the same one throughout
+// (never exited, same start time).
 func TestRunCameraSourceVanishes(t *testing.T) {
+	t.Run("folder", func(t *testing.T) { cameraSourceVanishes(t, false) })
+	t.Run("video", func(t *testing.T) { cameraSourceVanishes(t, true) })
+}
+
+func cameraSourceVanishes(t *testing.T, video bool) {
 	dir := t.TempDir()
 	var shots [][]byte
 	for _, p := range append(johnsPhotos(t, "John_Salley")[:2], johnsPhotos(t, "John_Savage")[:2]...) {
@@ -92,7 +98,25 @@ func TestRunCameraSourceVanishes(t *testing.T) {
 	}
 	camA, camB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	writeFolder(camA)
-	writeFolder(camB)
+	removeB := func() { require.NoError(t, os.RemoveAll(camB)) }
+	restoreB := func() { writeFolder(camB) }
+	if video {
+		// The same pictures twice over as Motion JPEG in AVI (OpenCV's FFmpeg backend).
+		frames := filepath.Join(dir, "frames")
+		require.NoError(t, os.MkdirAll(frames, 0o755))
+		for i := range 2 * len(shots) {
+			require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%04d.jpg", i)), shots[i%len(shots)], 0o644))
+		}
+		camB = filepath.Join(dir, "b.avi")
+		out, err := exec.Command("ffmpeg", "-y", "-loglevel", "error", "-framerate", "5", "-i", filepath.Join(frames, "%04d.jpg"), "-c:v", "mjpeg", "-q:v", "3", camB).CombinedOutput()
+		require.NoError(t, err, "ffmpeg (scripts/setup.sh installs it): %s", out)
+		avi, err := os.ReadFile(camB)
+		require.NoError(t, err)
+		removeB = func() { require.NoError(t, os.Remove(camB)) }
+		restoreB = func() { require.NoError(t, os.WriteFile(camB, avi, 0o644)) }
+	} else {
+		writeFolder(camB)
+	}
 
 	b := mosquittotest.Start(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", mosquittotest.FreePort(t))
@@ -165,7 +189,7 @@ log: {level: info}
 	a0, b0 := cameraFrames(t, addr, "a"), cameraFrames(t, addr, "b")
 
 	// The source vanishes mid-stream.
-	require.NoError(t, os.RemoveAll(camB))
+	removeB()
 	removed := time.Now()
 	h := wait("camera b degraded", func(h healthReport) bool {
 		return h.code == http.StatusServiceUnavailable && h.Cameras["b"].State == daemon.CameraReopening
@@ -174,7 +198,7 @@ log: {level: info}
 	assert.Equal(t, "degraded", h.Status)
 	assert.Equal(t, daemon.CameraOK, h.Cameras["a"].State, "the other camera is unaffected")
 	assert.True(t, h.MQTT.Connected)
-	t.Logf("camera b degraded %s after its folder was deleted: error %q", detected.Round(10*time.Millisecond), h.Cameras["b"].Error)
+	t.Logf("camera b degraded %s after its source was deleted: error %q", detected.Round(10*time.Millisecond), h.Cameras["b"].Error)
 
 	// Camera a keeps producing frames while b is down.
 	aDown, bDown := cameraFrames(t, addr, "a"), cameraFrames(t, addr, "b")
@@ -187,8 +211,8 @@ log: {level: info}
 	assert.Greater(t, aDown2, aDown, "vigil_frames_total{camera=a} keeps increasing")
 	assert.Equal(t, bDown, bDown2, "no frames from a camera without a source")
 
-	// The source comes back: b reopens by itself (backoff) and health is 200 again.
-	writeFolder(camB)
+	// The source comes back (the same bytes): b reopens by itself (backoff) and health is 200 again.
+	restoreB()
 	restored := time.Now()
 	wait("camera b recovered", func(h healthReport) bool {
 		return h.code == http.StatusOK && h.Cameras["b"].State == daemon.CameraOK && float64(h.Cameras["b"].Frames) > bDown2
@@ -201,7 +225,7 @@ log: {level: info}
 
 	alive()
 	assert.Equal(t, start0, scrapeMetric(t, addr, "process_start_time_seconds"), "the process never restarted")
-	t.Logf("camera a frames: %.0f at start, %.0f -> %.0f while b was down, %.0f at end; camera b frames: %.0f at start, %.0f while down (unchanged: %.0f), %.0f at end; b recovered %s after its folder came back; one process (pid %d) throughout",
+	t.Logf("camera a frames: %.0f at start, %.0f -> %.0f while b was down, %.0f at end; camera b frames: %.0f at start, %.0f while down (unchanged: %.0f), %.0f at end; b recovered %s after its source came back; one process (pid %d) throughout",
 		a0, aDown, aDown2, a1, b0, bDown, bDown2, b1, recovered.Round(10*time.Millisecond), cmd.Process.Pid)
 }
 
