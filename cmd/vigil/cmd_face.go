@@ -426,8 +426,9 @@ func registerEnroll() {
 Detects the face in each IMAGE (JPEG or PNG), aligns it, checks its quality and adds its
 embedding (and the aligned chip as JPEG) to identity NAME in the gallery in DIR, creating both
 when needed. An image with no face, with several faces (unless --largest: take the largest) or
-with a face below the quality minimum is refused and nothing is enrolled. NAME: 1 to 64 bytes,
-no '/', '+', '#' or control characters, not "unknown".`,
+with a face below the quality minimum is refused and nothing is enrolled. NAME: 1 to 64 ASCII
+letters, digits, '_', '.' or '-', starting with a letter or digit, not "unknown" (the rule
+the daemon's MQTT topics and commands use).`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs := c.newFlagSet(stdout, stderr)
