@@ -249,6 +249,9 @@ func (m *Model) compileInt8(n *Node) (layer, error) {
 		for d := range l.exp {
 			l.exp[d] = portableExp(-float64(float64(d) * float64(in[0].scale)))
 		}
+		if in[0].shape[3] == 2 && softmaxPairs {
+			l.pair = l.pairTable()
+		}
 		return l, nil
 	case OpConcat:
 		l := &concatQ{in: in, out: out, lut: make([][]int8, len(in))}
@@ -978,11 +981,48 @@ func (l *lutQ) part(s *Session, w, lo, hi int) {
 type softmaxQ struct {
 	in, out *tensor
 	exp     [256]float64
+	pair    *[256][2]int8 // two channels (detectors' face/background): outputs by difference
+}
+
+// softmaxPairs lets two-channel softmaxes run from a table (tests switch it
+// off to compare).
+var softmaxPairs = true
+
+// pairTable tabulates a two-channel softmax: with d the difference of the
+// two inputs, the larger one's output is pair[d][0] and the other's
+// pair[d][1]. run's sum is exp[0]+exp[d] in one order or the other, and
+// float addition commutes, so every product and rounding is run's own.
+func (l *softmaxQ) pairTable() *[256][2]int8 {
+	t := new([256][2]int8)
+	inv := 1 / float64(l.out.scale)
+	zo := float64(l.out.zp)
+	for d := range t {
+		var sum float64
+		sum += l.exp[0]
+		sum += l.exp[d]
+		k := inv / sum
+		for j, e := range [2]float64{l.exp[0], l.exp[d]} {
+			q := roundFinite(float64(e*k)) + zo
+			t[d][j] = int8(min(max(q, -128), 127))
+		}
+	}
+	return t
 }
 
 func (l *softmaxQ) run(s *Session) {
 	in, out := s.bbuf(l.in), s.bbuf(l.out)
 	c := l.in.shape[3]
+	if l.pair != nil {
+		for p := 0; p+1 < len(in); p += 2 {
+			a, b := int(in[p]), int(in[p+1])
+			if a >= b {
+				out[p], out[p+1] = l.pair[a-b][0], l.pair[a-b][1]
+			} else {
+				out[p], out[p+1] = l.pair[b-a][1], l.pair[b-a][0]
+			}
+		}
+		return
+	}
 	inv := 1 / float64(l.out.scale)
 	zo := float64(l.out.zp)
 	for p := 0; p < len(in); p += c {

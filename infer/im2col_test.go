@@ -282,3 +282,39 @@ func TestDepthwisePaddedBitIdentical(t *testing.T) {
 	}
 	require.Greater(t, tested, 30)
 }
+
+// TestSoftmaxPairs checks the two-channel softmax table against the
+// general loop, byte for byte, over every pair of inputs.
+func TestSoftmaxPairs(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for range 20 {
+		lo := -10 * r.Float32()
+		n := &Node{Name: "sm", Op: OpSoftmax}
+		g := oneNode(n, Shape{1, 256, 256, 2})
+		x := make([]float32, 256*256*2)
+		for i := range x {
+			x[i] = lo + r.Float32()*(10-lo)
+		}
+		g = calibrated(t, g, [][]float32{x}, "minmax")
+		var outs [][]int8
+		for _, pairs := range []bool{false, true} {
+			func() {
+				defer func(v bool) { softmaxPairs = v }(softmaxPairs)
+				softmaxPairs = pairs
+				m, err := NewModel(g, Options{Precision: Int8, Threads: 1})
+				require.NoError(t, err)
+				require.Equal(t, pairs, m.layers[0].(*softmaxQ).pair != nil)
+				s := m.NewSession()
+				defer s.Close()
+				in, _, _ := s.InputInt8(0)
+				for i := range 256 * 256 {
+					in[2*i], in[2*i+1] = int8(i>>8), int8(i) // every pair of int8 inputs
+				}
+				require.NoError(t, s.RunInt8())
+				o, _, _ := s.OutputInt8(0)
+				outs = append(outs, append([]int8(nil), o...))
+			}()
+		}
+		require.Equal(t, outs[0], outs[1])
+	}
+}
