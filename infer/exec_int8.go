@@ -630,9 +630,18 @@ func move8(dst []int8, do int, src []int8, so, n int) {
 	copy(dst[do:do+n], src[so:so+n])
 }
 
+// fill8 sets every byte of b to v: a loop for the short pieces of im2col,
+// doubling copies (memmove, vectorised) for whole padded rows.
 func fill8(b []int8, v int8) {
-	for i := range b {
-		b[i] = v
+	if len(b) < 64 {
+		for i := range b {
+			b[i] = v
+		}
+		return
+	}
+	b[0] = v
+	for n := 1; n < len(b); n *= 2 {
+		copy(b[n:], b[:n])
 	}
 }
 

@@ -318,3 +318,17 @@ func TestSoftmaxPairs(t *testing.T) {
 		require.Equal(t, outs[0], outs[1])
 	}
 }
+
+func TestFill8(t *testing.T) {
+	for n := range 300 {
+		b := make([]int8, n+2)
+		fill8(b[1:n+1], -5)
+		for i, v := range b {
+			want := int8(-5)
+			if i == 0 || i == n+1 {
+				want = 0
+			}
+			require.Equal(t, want, v, "n=%d i=%d", n, i)
+		}
+	}
+}
