@@ -572,18 +572,32 @@ func im2colQ(a, in []int8, g *convGeom, p0, p1, c0, cn, lda int, pad int8) {
 	i := 0          // write offset in a
 	rs := g.w * g.c // input row stride
 	short := whole && span <= 16
+	taps := !whole && cn <= 16 // one 16-byte move per tap
+	ext := (g.kw-1)*dil + 1    // window extent in pixels
 	for p := p0; p < p1; p++ {
 		ix0 := ox*g.sw - g.pl
 		inside := ix0 >= 0 && ix0+g.kw <= g.w
-		if iy0 := oy*g.sh - g.pt; short && inside && iy0 >= 0 && iy0+g.kh <= g.h && i+lda+16 <= len(a) {
-			// The whole window is in the image (the common case of a first
-			// RGB layer): kh 16-byte moves.
-			so := ((n*g.h+iy0)*g.w + ix0) * g.c
-			if so+(g.kh-1)*rs+16 <= len(in) {
-				for range g.kh {
-					*(*[16]int8)(a[i : i+16]) = *(*[16]int8)(in[so : so+16])
-					i += span
-					so += rs
+		if iy0 := oy*g.sh - g.pt; (short || taps) && ix0 >= 0 && ix0+ext <= g.w && iy0 >= 0 && iy0+(g.kh-1)*dil < g.h && i+lda+16 <= len(a) {
+			// The whole window is in the image (the common case): kh
+			// 16-byte moves (first RGB layer) or one per tap.
+			so := ((n*g.h+iy0)*g.w+ix0)*g.c + c0
+			if so+(g.kh-1)*dil*rs+(ext-1)*g.c+16 <= len(in) {
+				if short {
+					for range g.kh {
+						*(*[16]int8)(a[i : i+16]) = *(*[16]int8)(in[so : so+16])
+						i += span
+						so += rs
+					}
+				} else {
+					for range g.kh {
+						t := so
+						for range g.kw {
+							*(*[16]int8)(a[i : i+16]) = *(*[16]int8)(in[t : t+16])
+							i += cn
+							t += dil * g.c
+						}
+						so += dil * rs
+					}
 				}
 				goto next
 			}

@@ -38,11 +38,11 @@ func im2colQRef(a, in []int8, g *convGeom, p0, p1, c0, cn, lda int, pad int8) {
 
 func TestIm2colQ(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for it := range 400 {
+	for it := range 2000 {
 		g := convGeom{n: 1 + r.IntN(2), h: 1 + r.IntN(9), w: 1 + r.IntN(9), kh: 1 + r.IntN(4), kw: 1 + r.IntN(4),
 			sh: 1 + r.IntN(3), sw: 1 + r.IntN(3)}
 		groups := 1 + r.IntN(3)
-		cn := 1 + r.IntN(5)
+		cn := []int{1, 2, 3, 5, 8, 16, 17}[r.IntN(7)]
 		g.c = groups * cn
 		g.dil = r.IntN(4)
 		d := max(g.dil, 1)
