@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # soak.sh: run the load test (cmd/vigil TestRunLoad: `vigil run` with three cameras on
 # looping folders of photographs at 10 fps, against a real mosquitto) for an hour and print
-# its figures: frames/s processed and dropped, events, goroutines and RSS at the start and
-# end, and a line a minute in between. From 10 minutes on, the test also fails when RSS grows
-# 5% or more after its one-minute warm-up, or when goroutines leak.
+# its figures: frames/s processed and dropped, events, goroutines, RSS and the Go heap at the
+# start and end, and a line a minute in between. From 10 minutes on, the test also fails when RSS grows
+# 5% or more after its two-minute warm-up, or when goroutines leak.
 #
 #   scripts/soak.sh                    (SOAK_SECONDS=3600)
 #   SOAK_SECONDS=600 scripts/soak.sh   (shorter)
