@@ -49,7 +49,7 @@ func runOn(t testing.TB, d Detector, ds *Dataset) [][]Detection {
 	t.Helper()
 	out := make([][]Detection, len(ds.Images))
 	for i, li := range ds.Images {
-		im, err := LoadImage(li.Path)
+		im, err := infer.LoadImage(li.Path)
 		require.NoError(t, err)
 		out[i], err = d.Detect(im)
 		require.NoError(t, err, li.Path)
@@ -59,7 +59,7 @@ func runOn(t testing.TB, d Detector, ds *Dataset) [][]Detection {
 
 func loadShared(t testing.TB, rel string) *infer.Image {
 	t.Helper()
-	im, err := LoadImage(filepath.Join(sharedTestdata(t), rel))
+	im, err := infer.LoadImage(filepath.Join(sharedTestdata(t), rel))
 	require.NoError(t, err)
 	return im
 }
@@ -72,7 +72,7 @@ func johnsImages(t testing.TB) []*infer.Image {
 	require.NoError(t, err)
 	require.NotEmpty(t, paths)
 	for _, p := range paths {
-		im, err := LoadImage(p)
+		im, err := infer.LoadImage(p)
 		require.NoError(t, err)
 		out = append(out, im)
 	}

@@ -53,7 +53,7 @@ func EvaluateDir(dir string, fn EmbedFunc, threshold float32) (Report, error) {
 		slices.Sort(names)
 		for _, n := range names {
 			p := filepath.Join(dir, id.Name(), n)
-			img, err := LoadImage(p)
+			img, err := infer.LoadImage(p)
 			if err != nil {
 				return Report{}, fmt.Errorf("eval faces: %w", err)
 			}

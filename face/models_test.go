@@ -72,7 +72,7 @@ func loadJohns(t testing.TB) []labelled {
 		files, err := os.ReadDir(filepath.Join(root, id.Name()))
 		require.NoError(t, err)
 		for _, f := range files {
-			im, err := LoadImage(filepath.Join(root, id.Name(), f.Name()))
+			im, err := infer.LoadImage(filepath.Join(root, id.Name(), f.Name()))
 			require.NoError(t, err)
 			out = append(out, labelled{im, id.Name(), f.Name()})
 		}
@@ -95,7 +95,7 @@ func vocFaceCrops(t testing.TB) []*infer.Image {
 	var cur *infer.Image
 	for _, m := range boxRE.FindAllStringSubmatch(string(xml), -1) {
 		if m[1] != "" {
-			cur, err = LoadImage(filepath.Join(dir, m[1]))
+			cur, err = infer.LoadImage(filepath.Join(dir, m[1]))
 			require.NoError(t, err)
 			continue
 		}

@@ -31,7 +31,7 @@ func realModel(b testing.TB, name string, threads int) *infer.Session {
 	shape := g.Inputs[0].Shape
 	shape[0] = 1
 	g.Inputs[0].Shape = shape
-	im, err := detect.LoadImage("../../shared/testdata/faces/2008_001322.jpg")
+	im, err := infer.LoadImage("../../shared/testdata/faces/2008_001322.jpg")
 	require.NoError(b, err)
 	x := make([]float32, shape.Elems())
 	require.NoError(b, g.Meta.Preprocess(x, shape[2], shape[1], im, 0, 0, float32(im.W), float32(im.H)))

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vigil-edge/vigil/detect"
 	"github.com/vigil-edge/vigil/infer"
 	"github.com/vigil-edge/vigil/models"
 	"github.com/vigil-edge/vigil/neon"
@@ -49,7 +48,7 @@ func int8Digest(t *testing.T, name string, im *infer.Image, threads int) string 
 // (pure Go, AVX2, AVX-512 VNNI; under qemu, arm64 SMULL and SDOT), with one
 // thread or several, and equal to the digests recorded on amd64.
 func TestInt8OutputsBitIdentical(t *testing.T) {
-	im, err := detect.LoadImage(filepath.Join("..", "..", "shared", "testdata", "faces", "2008_001322.jpg"))
+	im, err := infer.LoadImage(filepath.Join("..", "..", "shared", "testdata", "faces", "2008_001322.jpg"))
 	require.NoError(t, err)
 	golden := map[string]string{}
 	if b, err := os.ReadFile(goldenFile); err == nil {

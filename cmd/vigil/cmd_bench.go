@@ -180,7 +180,7 @@ func benchImage(path string) (*infer.Image, string, error) {
 		}
 		return im, "synthetic 640x480", nil
 	}
-	im, err := detect.LoadImage(path)
+	im, err := infer.LoadImage(path)
 	if err != nil {
 		return nil, "", err
 	}

@@ -105,7 +105,7 @@ func loadFolder(dir string) ([]*infer.Image, error) {
 	sort.Strings(paths)
 	out := make([]*infer.Image, 0, len(paths))
 	for _, p := range paths {
-		im, err := detect.LoadImage(p)
+		im, err := infer.LoadImage(p)
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +171,7 @@ func runDetect(ctx context.Context, o *detectorFlags, paths []string, asJSON boo
 	ims := make([]*infer.Image, len(paths))
 	var good []*infer.Image
 	for i, p := range paths {
-		im, err := detect.LoadImage(p)
+		im, err := infer.LoadImage(p)
 		if err != nil {
 			fmt.Fprintf(stderr, "vigil detect: %s: %v\n", p, trimPath(err, p))
 			code = exitFail

@@ -124,7 +124,7 @@ func runEvalDetect(ctx context.Context, c *command, args []string, stdout, stder
 	}
 	ims := make([]*infer.Image, len(ds.Images))
 	for i, li := range ds.Images {
-		if ims[i], err = detect.LoadImage(li.Path); err != nil {
+		if ims[i], err = infer.LoadImage(li.Path); err != nil {
 			fmt.Fprintf(stderr, "vigil eval detect: %s: %v\n", li.Path, trimPath(err, li.Path))
 			return exitFail
 		}

@@ -193,7 +193,7 @@ func calibrateEmbedder(g *infer.Graph, dir string) (*infer.Graph, error) {
 		if d.IsDir() || !face.IsImageFile(p) {
 			return nil
 		}
-		im, err := face.LoadImage(p)
+		im, err := infer.LoadImage(p)
 		if err != nil {
 			return err
 		}
@@ -499,7 +499,7 @@ the daemon's MQTT topics and commands use).`,
 }
 
 func (e *faceEngine) enrolSample(path string, largest, keepChip bool) (face.NewSample, error) {
-	img, err := face.LoadImage(path)
+	img, err := infer.LoadImage(path)
 	if err != nil {
 		return face.NewSample{}, err
 	}
@@ -735,7 +735,7 @@ reported as rejected.`,
 				return exitFail
 			}
 			res := imageJSON{Image: path, Faces: []faceJSON{}}
-			img, err := face.LoadImage(path)
+			img, err := infer.LoadImage(path)
 			var fcs []face.Embedded
 			if err == nil {
 				fcs, err = e.faces(img)
@@ -825,7 +825,7 @@ For every face in each IMAGE: its box, five landmarks, quality and the L2-normal
 				return exitFail
 			}
 			res := imageJSON{Image: path, Faces: []faceJSON{}}
-			img, err := face.LoadImage(path)
+			img, err := infer.LoadImage(path)
 			var fcs []face.Embedded
 			if err == nil {
 				fcs, err = e.faces(img)

@@ -61,7 +61,7 @@ func faceFrame(t *testing.T, path string, chips []string, xs []int) {
 		out.Pix[i] = 100
 	}
 	for k, c := range chips {
-		im, err := face.LoadImage(c)
+		im, err := infer.LoadImage(c)
 		require.NoError(t, err)
 		scaled, _, err := face.CropBox(im, 0, 0, float32(im.W), float32(im.H), 0, 225)
 		require.NoError(t, err)

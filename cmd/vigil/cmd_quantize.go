@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vigil-edge/vigil/detect"
 	"github.com/vigil-edge/vigil/infer"
 	"github.com/vigil-edge/vigil/infer/onnx"
 	"github.com/vigil-edge/vigil/models"
@@ -159,7 +158,7 @@ func quantizeModel(ctx context.Context, in, calibDir, method, out string, maxIma
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		im, err := detect.LoadImage(f)
+		im, err := infer.LoadImage(f)
 		if err != nil {
 			fmt.Fprintf(stderr, "\nvigil quantize: skipping %s: %v\n", f, err)
 			continue

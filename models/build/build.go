@@ -143,7 +143,7 @@ func images(dir string) ([]*infer.Image, error) {
 	}
 	out := make([]*infer.Image, 0, len(paths))
 	for _, p := range paths {
-		im, err := detect.LoadImage(p)
+		im, err := infer.LoadImage(p)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +251,7 @@ func buildFaceRecognition(c *Config, s *sources) (*infer.Graph, error) {
 	size := g.Inputs[0].Shape[1]
 	var chips []*infer.Image
 	for _, li := range ds.Images {
-		im, err := detect.LoadImage(li.Path)
+		im, err := infer.LoadImage(li.Path)
 		if err != nil {
 			return nil, err
 		}

@@ -92,7 +92,7 @@ func TestEmbeddedMTCNNInt8FindsTheFloatFaces(t *testing.T) {
 	}
 	matched, total, worst := 0, 0, float32(1)
 	for _, p := range paths {
-		im, err := detect.LoadImage(p)
+		im, err := infer.LoadImage(p)
 		require.NoError(t, err)
 		fl, err := fd.Detect(im)
 		require.NoError(t, err)

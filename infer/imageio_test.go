@@ -1,4 +1,4 @@
-package detect_test
+package infer_test
 
 import (
 	"bytes"
@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vigil-edge/vigil/detect"
 	"github.com/vigil-edge/vigil/face"
 	"github.com/vigil-edge/vigil/infer"
 )
@@ -69,12 +68,11 @@ func encGIF(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-// TestDecodeImageHostile feeds hostile files to every image decoding path: detect.LoadImage
-// and detect.DecodeImage, face.LoadImage (vigil face enrol from a file) and face.DecodeChip
-// (the MQTT enrol payload and gallery chips). Each refuses with a clear error, never
+// TestDecodeImageHostile feeds hostile files to every image decoding path: infer.LoadImage
+// and infer.DecodeImage (files for detect, enrol, eval) and face.DecodeChip (the MQTT enrol
+// payload and gallery chips). Each refuses with a clear error, never
 // panics, and a huge header is refused before the pixels are allocated.
 func TestDecodeImageHostile(t *testing.T) {
-	require.Equal(t, detect.MaxImagePixels, face.MaxImagePixels, "the two decoding paths share one limit")
 	okJPEG, okPNG := encJPEG(t, 32, 24), encPNG(t, 32, 24)
 	cases := []struct {
 		name string
@@ -110,10 +108,9 @@ func TestDecodeImageHostile(t *testing.T) {
 				f    func() (*infer.Image, error)
 			}
 			for _, d := range []dec{
-				{"detect.DecodeImage", func() (*infer.Image, error) { return detect.DecodeImage(c.data) }},
-				{"detect.LoadImage", func() (*infer.Image, error) { return detect.LoadImage(path) }},
+				{"infer.DecodeImage", func() (*infer.Image, error) { return infer.DecodeImage(c.data) }},
+				{"infer.LoadImage", func() (*infer.Image, error) { return infer.LoadImage(path) }},
 				{"face.DecodeChip", func() (*infer.Image, error) { return face.DecodeChip(c.data) }},
-				{"face.LoadImage", func() (*infer.Image, error) { return face.LoadImage(path) }},
 			} {
 				var im *infer.Image
 				var err error
@@ -144,7 +141,7 @@ func TestDecodeImageHostile(t *testing.T) {
 
 func errorsIsSize(err error) bool {
 	for e := err; e != nil; {
-		if e == detect.ErrImageSize || e == face.ErrImageSize {
+		if e == infer.ErrImageSize {
 			return true
 		}
 		u, ok := e.(interface{ Unwrap() error })
@@ -169,11 +166,11 @@ func TestDecodeImageHugeHeaderAllocatesLittle(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		_, err1 := detect.DecodeImage(tc.data)
+		_, err1 := infer.DecodeImage(tc.data)
 		_, err2 := face.DecodeChip(tc.data)
 		runtime.ReadMemStats(&after)
-		require.ErrorIs(t, err1, detect.ErrImageSize)
-		require.ErrorIs(t, err2, face.ErrImageSize)
+		require.ErrorIs(t, err1, infer.ErrImageSize)
+		require.ErrorIs(t, err2, infer.ErrImageSize)
 		alloc := after.TotalAlloc - before.TotalAlloc
 		t.Logf("%s 20000x20000 header: refused by both paths after allocating %d bytes", tc.name, alloc)
 		assert.Less(t, alloc, uint64(1<<20), "refusal must come before the pixel buffers")
@@ -182,11 +179,11 @@ func TestDecodeImageHugeHeaderAllocatesLittle(t *testing.T) {
 
 func TestDecodeImageRealPhoto(t *testing.T) {
 	p := filepath.Join("..", "..", "shared", "testdata", "faces", "dogs.jpg")
-	im, err := detect.LoadImage(p)
+	im, err := infer.LoadImage(p)
 	require.NoError(t, err, "the shared test photos are in ../shared/testdata")
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
-	im2, err := detect.DecodeImage(data)
+	im2, err := infer.DecodeImage(data)
 	require.NoError(t, err)
 	assert.Equal(t, im, im2)
 	im3, err := face.DecodeChip(data)
@@ -209,7 +206,7 @@ func FuzzDecodeImage(f *testing.F) {
 	f.Add([]byte("not an image"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, dec := range []func([]byte) (*infer.Image, error){detect.DecodeImage, face.DecodeChip} {
+		for _, dec := range []func([]byte) (*infer.Image, error){infer.DecodeImage, face.DecodeChip} {
 			im, err := dec(data)
 			if err != nil {
 				if im != nil {
@@ -217,7 +214,7 @@ func FuzzDecodeImage(f *testing.F) {
 				}
 				continue
 			}
-			if im.W < 1 || im.H < 1 || im.W*im.H > detect.MaxImagePixels || len(im.Pix) != 3*im.W*im.H {
+			if im.W < 1 || im.H < 1 || im.W*im.H > infer.MaxImagePixels || len(im.Pix) != 3*im.W*im.H {
 				t.Fatalf("decoded %dx%d with %d bytes", im.W, im.H, len(im.Pix))
 			}
 		}
