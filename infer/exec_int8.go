@@ -1111,23 +1111,7 @@ type transposeQ struct {
 }
 
 func (l *transposeQ) run(s *Session) {
-	in, out := s.bbuf(l.in), s.bbuf(l.out)
-	is := l.in.shape
-	ist := [4]int{is[1] * is[2] * is[3], is[2] * is[3], is[3], 1}
-	st := [4]int{ist[l.perm[0]], ist[l.perm[1]], ist[l.perm[2]], ist[l.perm[3]]}
-	os := l.out.shape
-	o := 0
-	for a := range os[0] {
-		for b := range os[1] {
-			for c := range os[2] {
-				base := a*st[0] + b*st[1] + c*st[2]
-				for d := range os[3] {
-					out[o] = in[base+d*st[3]]
-					o++
-				}
-			}
-		}
-	}
+	transpose(s.bbuf(l.out), s.bbuf(l.in), l.in.shape, l.out.shape, l.perm)
 }
 
 type resizeQ struct {
@@ -1136,19 +1120,7 @@ type resizeQ struct {
 }
 
 func (l *resizeQ) run(s *Session) {
-	in, out := s.bbuf(l.in), s.bbuf(l.out)
-	is, os := l.in.shape, l.out.shape
-	c := is[3]
-	o := 0
-	for n := range os[0] {
-		for y := range os[1] {
-			for x := range os[2] {
-				i := ((n*is[1]+y/l.s)*is[2] + x/l.s) * c
-				copy(out[o:o+c], in[i:i+c])
-				o += c
-			}
-		}
-	}
+	resizeNearest(s.bbuf(l.out), s.bbuf(l.in), l.in.shape, l.out.shape, l.s)
 }
 
 // portableExp is math.Exp's pure-Go algorithm (FreeBSD's) with every

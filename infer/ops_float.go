@@ -546,10 +546,13 @@ type transposeF struct {
 }
 
 func (l *transposeF) run(s *Session) {
-	in, out := s.fbuf(l.in), s.fbuf(l.out)
-	ist := [4]int{l.in.shape[1] * l.in.shape[2] * l.in.shape[3], l.in.shape[2] * l.in.shape[3], l.in.shape[3], 1}
-	st := [4]int{ist[l.perm[0]], ist[l.perm[1]], ist[l.perm[2]], ist[l.perm[3]]}
-	os := l.out.shape
+	transpose(s.fbuf(l.out), s.fbuf(l.in), l.in.shape, l.out.shape, l.perm)
+}
+
+// transpose permutes the axes of an NHWC tensor: output axis i is input axis perm[i].
+func transpose[T int8 | float32](out, in []T, is, os Shape, perm [4]int) {
+	ist := [4]int{is[1] * is[2] * is[3], is[2] * is[3], is[3], 1}
+	st := [4]int{ist[perm[0]], ist[perm[1]], ist[perm[2]], ist[perm[3]]}
 	o := 0
 	for a := range os[0] {
 		for b := range os[1] {
@@ -570,14 +573,17 @@ type resizeF struct {
 }
 
 func (l *resizeF) run(s *Session) {
-	in, out := s.fbuf(l.in), s.fbuf(l.out)
-	is, os := l.in.shape, l.out.shape
+	resizeNearest(s.fbuf(l.out), s.fbuf(l.in), l.in.shape, l.out.shape, l.s)
+}
+
+// resizeNearest scales H and W of an NHWC tensor up by the integer factor k.
+func resizeNearest[T int8 | float32](out, in []T, is, os Shape, k int) {
 	c := is[3]
 	o := 0
 	for n := range os[0] {
 		for y := range os[1] {
 			for x := range os[2] {
-				i := ((n*is[1]+y/l.s)*is[2] + x/l.s) * c
+				i := ((n*is[1]+y/k)*is[2] + x/k) * c
 				copy(out[o:o+c], in[i:i+c])
 				o += c
 			}
