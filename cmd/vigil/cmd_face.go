@@ -332,6 +332,35 @@ func faceOf(d detect.Detection) face.Face {
 
 // faces returns every face of img aligned and embedded, largest first. In chips mode the
 // whole image is the one face.
+// eachImage finds and embeds the faces of every image, lets fill complete each face's JSON
+// and hands each image's result to print. An image that cannot be read or processed is
+// reported in its result and makes the exit code exitFail; the others are still processed.
+func (e *faceEngine) eachImage(ctx context.Context, paths []string, print func(imageJSON), fill func(face.Embedded, *faceJSON)) int {
+	code := exitOK
+	for _, path := range paths {
+		if ctx.Err() != nil {
+			return exitFail
+		}
+		res := imageJSON{Image: path, Faces: []faceJSON{}}
+		img, err := infer.LoadImage(path)
+		var fcs []face.Embedded
+		if err == nil {
+			fcs, err = e.faces(img)
+		}
+		if err != nil {
+			res.Error = err.Error()
+			code = exitFail
+		}
+		for _, f := range fcs {
+			j := toFaceJSON(f)
+			fill(f, &j)
+			res.Faces = append(res.Faces, j)
+		}
+		print(res)
+	}
+	return code
+}
+
 func (e *faceEngine) faces(img *infer.Image) ([]face.Embedded, error) {
 	if e.det == nil {
 		emb := make([]float32, e.emb.Dim())
@@ -729,36 +758,17 @@ reported as rejected.`,
 			th = snap.Threshold()
 		}
 		m := face.NewMatcher(snap, th, agg)
-		code := exitOK
-		for _, path := range fs.Args() {
-			if ctx.Err() != nil {
-				return exitFail
-			}
-			res := imageJSON{Image: path, Faces: []faceJSON{}}
-			img, err := infer.LoadImage(path)
-			var fcs []face.Embedded
-			if err == nil {
-				fcs, err = e.faces(img)
-			}
-			if err != nil {
-				res.Error = err.Error()
-				code = exitFail
-			}
-			for _, f := range fcs {
-				j := toFaceJSON(f)
+		return e.eachImage(ctx, fs.Args(), func(res imageJSON) { printFaces(stdout, stderr, res, *asJSON, false) },
+			func(f face.Embedded, j *faceJSON) {
 				if qerr := e.q.Check(f.Quality); qerr != nil {
 					j.Rejected = qerr.Error()
-				} else {
-					mt := m.Match(f.Embedding)
-					j.Name, j.Nearest = mt.Name, mt.Nearest
-					d := mt.Distance
-					j.Distance = &d
+					return
 				}
-				res.Faces = append(res.Faces, j)
-			}
-			printFaces(stdout, stderr, res, *asJSON, false)
-		}
-		return code
+				mt := m.Match(f.Embedding)
+				j.Name, j.Nearest = mt.Name, mt.Nearest
+				d := mt.Distance
+				j.Distance = &d
+			})
 	}
 	register(c)
 }
@@ -819,29 +829,8 @@ For every face in each IMAGE: its box, five landmarks, quality and the L2-normal
 			return exitFail
 		}
 		defer e.Close()
-		code := exitOK
-		for _, path := range fs.Args() {
-			if ctx.Err() != nil {
-				return exitFail
-			}
-			res := imageJSON{Image: path, Faces: []faceJSON{}}
-			img, err := infer.LoadImage(path)
-			var fcs []face.Embedded
-			if err == nil {
-				fcs, err = e.faces(img)
-			}
-			if err != nil {
-				res.Error = err.Error()
-				code = exitFail
-			}
-			for _, f := range fcs {
-				j := toFaceJSON(f)
-				j.Embedding = f.Embedding
-				res.Faces = append(res.Faces, j)
-			}
-			printFaces(stdout, stderr, res, *asJSON, true)
-		}
-		return code
+		return e.eachImage(ctx, fs.Args(), func(res imageJSON) { printFaces(stdout, stderr, res, *asJSON, true) },
+			func(f face.Embedded, j *faceJSON) { j.Embedding = f.Embedding })
 	}
 	register(c)
 }
