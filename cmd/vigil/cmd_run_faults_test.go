@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
-	"image/jpeg"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,17 +75,7 @@ func cameraSourceVanishes(t *testing.T, video bool) {
 	dir := t.TempDir()
 	var shots [][]byte
 	for _, p := range append(johnsPhotos(t, "John_Salley")[:2], johnsPhotos(t, "John_Savage")[:2]...) {
-		f, err := os.Open(p)
-		require.NoError(t, err)
-		photo, err := jpeg.Decode(f)
-		f.Close()
-		require.NoError(t, err)
-		canvas := image.NewRGBA(image.Rect(0, 0, 320, 240))
-		draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.RGBA{90, 100, 110, 255}), image.Point{}, draw.Src)
-		draw.Draw(canvas, image.Rect(100, 60, 220, 180), photo, image.Point{}, draw.Src)
-		var buf bytes.Buffer
-		require.NoError(t, jpeg.Encode(&buf, canvas, nil))
-		shots = append(shots, buf.Bytes())
+		shots = append(shots, sceneJPEG(t, loadPhoto(t, p), 320, 240, image.Rect(100, 60, 220, 180)))
 	}
 	writeFolder := func(d string) {
 		require.NoError(t, os.MkdirAll(d, 0o755))

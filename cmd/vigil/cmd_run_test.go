@@ -105,6 +105,29 @@ func lastOn(msgs []paho.Message, topic string) string {
 // TestRunEndToEnd runs the real vigil binary (this test binary as main) on a folder of
 // photographs of three people, two of them enrolled from another photograph, against a real
 // mosquitto, and checks what a subscriber sees, up to the last will after SIGKILL.
+// loadPhoto decodes a JPEG photograph.
+func loadPhoto(t *testing.T, path string) image.Image {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	photo, err := jpeg.Decode(f)
+	require.NoError(t, err)
+	return photo
+}
+
+// sceneJPEG is a w x h grey scene, as a camera would see it, with photo (if not nil) pasted
+// into at, encoded as JPEG.
+func sceneJPEG(t *testing.T, photo image.Image, w, h int, at image.Rectangle) []byte {
+	canvas := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.RGBA{90, 100, 110, 255}), image.Point{}, draw.Src)
+	if photo != nil {
+		draw.Draw(canvas, at, photo, image.Point{}, draw.Src)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, canvas, &jpeg.Options{Quality: 90}))
+	return buf.Bytes()
+}
+
 func TestRunEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	gallery := filepath.Join(dir, "gallery")
@@ -120,22 +143,12 @@ func TestRunEndToEnd(t *testing.T) {
 	require.NoError(t, os.MkdirAll(frames, 0o755))
 	n := 0
 	add := func(photo image.Image, x int) {
-		canvas := image.NewRGBA(image.Rect(0, 0, 480, 360))
-		draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.RGBA{90, 100, 110, 255}), image.Point{}, draw.Src)
-		if photo != nil {
-			draw.Draw(canvas, image.Rect(x, 100, x+150, 250), photo, image.Point{}, draw.Src)
-		}
-		var buf bytes.Buffer
-		require.NoError(t, jpeg.Encode(&buf, canvas, &jpeg.Options{Quality: 90}))
-		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%04d.jpg", n)), buf.Bytes(), 0o644))
+		b := sceneJPEG(t, photo, 480, 360, image.Rect(x, 100, x+150, 250))
+		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%04d.jpg", n)), b, 0o644))
 		n++
 	}
 	for _, path := range []string{salley[1], savage[1], schneider[1]} {
-		f, err := os.Open(path)
-		require.NoError(t, err)
-		photo, err := jpeg.Decode(f)
-		f.Close()
-		require.NoError(t, err)
+		photo := loadPhoto(t, path)
 		for i := range 15 {
 			add(photo, 120+2*i)
 		}
@@ -442,17 +455,8 @@ func TestRunLoad(t *testing.T) {
 	frames := filepath.Join(dir, "frames")
 	require.NoError(t, os.MkdirAll(frames, 0o755))
 	for i, p := range append(johnsPhotos(t, "John_Salley")[:4], johnsPhotos(t, "John_Schneider")[:4]...) {
-		f, err := os.Open(p)
-		require.NoError(t, err)
-		photo, err := jpeg.Decode(f)
-		f.Close()
-		require.NoError(t, err)
-		canvas := image.NewRGBA(image.Rect(0, 0, 640, 480))
-		draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.RGBA{90, 100, 110, 255}), image.Point{}, draw.Src)
-		draw.Draw(canvas, image.Rect(200, 150, 350, 300), photo, image.Point{}, draw.Src)
-		var buf bytes.Buffer
-		require.NoError(t, jpeg.Encode(&buf, canvas, nil))
-		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%02d.jpg", i)), buf.Bytes(), 0o644))
+		b := sceneJPEG(t, loadPhoto(t, p), 640, 480, image.Rect(200, 150, 350, 300))
+		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%02d.jpg", i)), b, 0o644))
 	}
 	b := mosquittotest.Start(t)
 	port := mosquittotest.FreePort(t)
