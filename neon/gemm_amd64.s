@@ -1370,3 +1370,110 @@ avn_store1:
 avn_done:
 	VZEROUPPER
 	RET
+
+// Fast epilogue (epi.fast: every shift r in [1, 22] or a zero multiplier,
+// the zero point folded into the rounding constant, see epi in
+// impl_amd64.go): x*mult + rnd, one arithmetic 64-bit shift per lane, a
+// masked blend of the even and odd results, the clamp and the narrowing.
+// Parameters: Z20 bias, Z21 mult, Z19 mult of the odd lanes in even
+// position, Z22/Z23 rounding constants of the even/odd lanes, Z24/Z25
+// their shifts (31+r and r-1), Z26 Min, Z27 Max, K2 = 0xAAAA.
+#define EPIFAST_SETUP \
+	VMOVDQU32    0(R8), Z20 \
+	VMOVDQU32    64(R8), Z21 \
+	VPSHUFD      $0xF5, Z21, Z19 \
+	VMOVDQU64    400(R8), Z22 \
+	VMOVDQU64    464(R8), Z23 \
+	VMOVDQU64    528(R8), Z24 \
+	VMOVDQU64    592(R8), Z25 \
+	VPBROADCASTD 656(R8), Z26 \
+	VPBROADCASTD 660(R8), Z27 \
+	MOVL         $0xAAAA, AX \
+	KMOVW        AX, K2
+
+// EPIFAST requantizes the 16 accumulators of Z0 (bias not yet added) into
+// 16 bytes at dst. Clobbers Z0, Z3, Z4.
+#define EPIFAST(dst) \
+	VPADDD    Z20, Z0, Z0 \
+	VPSHUFD   $0xF5, Z0, Z4 \
+	VPMULDQ   Z21, Z0, Z3 \
+	VPMULDQ   Z19, Z4, Z4 \
+	VPADDQ    Z22, Z3, Z3 \
+	VPADDQ    Z23, Z4, Z4 \
+	VPSRAVQ   Z24, Z3, Z3 \
+	VPSRAVQ   Z25, Z4, Z4 \
+	VPBLENDMD Z4, Z3, K2, Z0 \
+	VPMAXSD   Z26, Z0, Z0 \
+	VPMINSD   Z27, Z0, Z0 \
+	VPMOVSDB  Z0, dst
+
+// func epilogueAVX512Fast(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
+//
+// epilogueAVX512 for panels whose epi.fast is set.
+TEXT ·epilogueAVX512Fast(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), BX
+	MOVQ acc+16(FP), SI
+	MOVQ rows+24(FP), CX
+	MOVQ e+32(FP), R8
+	EPIFAST_SETUP
+
+epif_row2:
+	CMPQ CX, $2
+	JLT  epif_row1
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 64(SI), Z1
+	EPIFAST((DI))
+	VMOVDQA32 Z1, Z0
+	EPIFAST((DI)(BX*1))
+	ADDQ $128, SI
+	LEAQ (DI)(BX*2), DI
+	SUBQ $2, CX
+	JMP  epif_row2
+
+epif_row1:
+	TESTQ CX, CX
+	JZ    epif_done
+	VMOVDQU32 (SI), Z0
+	EPIFAST((DI))
+
+epif_done:
+	VZEROUPPER
+	RET
+
+// func depthwiseAVX512Fast(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
+//
+// depthwiseAVX512 with the fast epilogue.
+TEXT ·depthwiseAVX512Fast(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ c+24(FP), CX
+	MOVQ rowStride+32(FP), BX
+	MOVQ pixStep+40(FP), R12
+	MOVQ wp+48(FP), R9
+	MOVQ e+56(FP), R8
+	EPIFAST_SETUP
+	VPXOR        X10, X10, X10
+
+dwf_pixel:
+	TESTQ DX, DX
+	JZ    dwf_done
+	MOVQ  SI, R10
+	LEAQ  (SI)(BX*1), R11
+	LEAQ  (R11)(BX*1), R13
+	VPXORD Z0, Z0, Z0
+	DWPAIRZ((R10), (R10)(CX*1), 0)
+	DWPAIRZ((R10)(CX*2), (R11), 64)
+	DWPAIRZ((R11)(CX*1), (R11)(CX*2), 128)
+	DWPAIRZ((R13), (R13)(CX*1), 192)
+	DWPAIRZ((R13)(CX*2), X10, 256)
+	EPIFAST((DI))
+	ADDQ CX, DI
+	ADDQ R12, SI
+	DECQ DX
+	JMP  dwf_pixel
+
+dwf_done:
+	VZEROUPPER
+	RET

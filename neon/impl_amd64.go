@@ -79,6 +79,46 @@ type epi struct {
 	rm1        [panelN]int32 // 256: right-1, or 32 (an all-sign shift) when right == 0
 	one        [panelN]int32 // 320: 1 when right > 0: the rounding bit is (x >> (right-1)) & one
 	lo, hi, zp int32         // 384, 388, 392: clamp bounds before adding zp, and zp
+	_          int32
+	// The fast epilogue (fast: every lane's shift r in [1, 22], or a zero
+	// multiplier, and the zero point in [-256, 256]): Requantize's two
+	// roundings and the zero point in one 64-bit add and arithmetic shift,
+	//
+	//	x + zp = (acc*mult + 2^30 + 2^(30+r) + zp*2^(31+r)) >> (31+r)
+	//
+	// (floor divisions compose: floor(floor(a/2^31 + c)/2^r) =
+	// floor((a + c*2^31)/2^(31+r)) for an integer c). |acc*mult| < 2^62 and
+	// the constant stays below 2^61, so the sum cannot overflow; with r >= 1
+	// |x| <= 2^30 and x+zp fits in int32. Even lanes shift by 31+r (the
+	// result in the low dword), odd lanes by r-1 (the result in the high
+	// dword), and one masked blend puts the 16 lanes back in order.
+	rndEven [panelN / 2]int64 // 400: 2^30 + 2^(30+r) + zp*2^(31+r) of channel 2i
+	rndOdd  [panelN / 2]int64 // 464: the same for channel 2i+1
+	shEven  [panelN / 2]int64 // 528: 31+r of channel 2i
+	shOdd   [panelN / 2]int64 // 592: r-1 of channel 2i+1
+	min     int32             // 656: Min
+	max     int32             // 660: Max
+	fast    bool              // 664
+}
+
+// setFast fills the fast-epilogue fields from lane j's multiplier and
+// shift (called for every lane, with mult 0 for unused ones) and reports
+// whether the lane allows it.
+func (e *epi) setFast(j int, mult, shift, zp int32) bool {
+	r := shift
+	if mult == 0 {
+		r = 1 // the result is 0 whatever the shift: Requantize(acc, 0, s) == 0
+	}
+	if r < 1 || r > 22 || zp < -256 || zp > 256 {
+		return false
+	}
+	rnd := int64(1)<<30 + int64(1)<<(30+r) + int64(zp)<<(31+r)
+	if j%2 == 0 {
+		e.rndEven[j/2], e.shEven[j/2] = rnd, int64(31+r)
+	} else {
+		e.rndOdd[j/2], e.shOdd[j/2] = rnd, int64(r-1)
+	}
+	return true
 }
 
 //go:noescape
@@ -101,10 +141,15 @@ type epiSlot struct {
 //go:noescape
 func epilogueAVX512NoLeft(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
 
+//go:noescape
+func epilogueAVX512Fast(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi)
+
 func (s *epiSlot) epilogue(id int, dst *int8, ldd int, acc *[tileM * panelN]int32, rows int) {
 	switch {
 	case id != idVNNI512:
 		epilogueAVX2(dst, ldd, acc, rows, &s.e)
+	case s.e.fast && fastEpilogue:
+		epilogueAVX512Fast(dst, ldd, acc, rows, &s.e)
 	case s.noLeft:
 		epilogueAVX512NoLeft(dst, ldd, acc, rows, &s.e)
 	default:
@@ -136,7 +181,9 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 
 // set fills e for channels j0 .. j0+nj-1 of q (nj <= 16; the rest stay 0).
 func (e *epi) set(q *Requant, j0, nj int) {
+	*e = epi{}
 	bias, mult, shift := q.Bias[j0:j0+nj], q.Mult[j0:j0+nj], q.Shift[j0:j0+nj]
+	e.fast = true
 	for j := range bias {
 		e.bias[j], e.mult[j] = bias[j], mult[j]
 		s := shift[j]
@@ -144,10 +191,15 @@ func (e *epi) set(q *Requant, j0, nj int) {
 		if s > 0 {
 			e.rm1[j], e.one[j] = s-1, 1
 		}
+		e.fast = e.setFast(j, mult[j], s, q.ZeroPoint) && e.fast
+	}
+	for j := nj; j < panelN; j++ {
+		e.setFast(j, 0, 0, q.ZeroPoint) // unused lanes: any valid parameters
 	}
 	e.lo = int32(max(int64(q.Min)-int64(q.ZeroPoint), math.MinInt32))
 	e.hi = int32(min(int64(q.Max)-int64(q.ZeroPoint), math.MaxInt32))
 	e.zp = q.ZeroPoint
+	e.min, e.max = int32(q.Min), int32(q.Max)
 }
 
 //go:noescape
@@ -173,7 +225,18 @@ func (k *dwBlock) set(q *Requant, wts []int8, c, cb int) {
 //go:noescape
 func depthwiseAVX512(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
 
+//go:noescape
+func depthwiseAVX512Fast(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
+
+// fastEpilogue lets the AVX-512 kernels take the fast epilogue where the
+// parameters allow it (tests switch it off to compare).
+var fastEpilogue = true
+
 func dwKernel(dst, src *int8, n, c, rowStride, pixStep int, k *dwBlock) {
+	if cur.id == idVNNI512 && k.e.fast && fastEpilogue {
+		depthwiseAVX512Fast(dst, src, n, c, rowStride, pixStep, &k.wp, &k.e)
+		return
+	}
 	if cur.id == idVNNI512 {
 		depthwiseAVX512(dst, src, n, c, rowStride, pixStep, &k.wp, &k.e)
 		return

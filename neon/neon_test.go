@@ -25,13 +25,23 @@ func randInt8s(r *rand.Rand, n int, lo, hi int) []int8 {
 }
 
 // randRequant gives per-channel parameters spanning the useful range,
-// including negative shifts (multipliers above 1) and a zero scale.
+// including negative shifts (multipliers above 1) and a zero scale. Half
+// the time every shift is in [1, 24] instead (multipliers below 1/2, as
+// real layers have), which the fast AVX-512 epilogue takes up to 22; 24
+// and the occasional zero shift send a panel back to the full epilogue.
 func randRequant(r *rand.Rand, n int) *Requant {
 	q := &Requant{Bias: make([]int32, n), Mult: make([]int32, n), Shift: make([]int32, n)}
+	typical := r.IntN(2) == 0
 	for j := 0; j < n; j++ {
 		q.Bias[j] = int32(r.IntN(1<<17)) - 1<<16
 		q.Mult[j] = int32(1<<30 + r.IntN(1<<30))
 		q.Shift[j] = int32(r.IntN(16) - 2)
+		if typical {
+			q.Shift[j] = int32(1 + r.IntN(22))
+			if r.IntN(100) == 0 {
+				q.Shift[j] = []int32{0, 23, 24}[r.IntN(3)]
+			}
+		}
 		if r.IntN(50) == 0 {
 			q.Mult[j], q.Shift[j] = 0, 0
 		}

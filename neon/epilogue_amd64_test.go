@@ -1,0 +1,87 @@
+//go:build !purego
+
+package neon
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/cpu"
+)
+
+// TestEpilogueKernels runs the AVX-512 and AVX2 epilogues directly on
+// tiles of accumulators over the whole int32 range (wrapping biases
+// included) against the reference, with parameters the fast epilogue takes
+// (every shift in [1, 22], zero multipliers, extreme multipliers and zero
+// points) and ones it must refuse.
+func TestEpilogueKernels(t *testing.T) {
+	if !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(41, 42))
+	accs := []int32{0, 1, -1, math.MaxInt32, math.MinInt32, math.MaxInt32 - 1, math.MinInt32 + 1, 1 << 30, -1 << 30}
+	fastSeen := 0
+	for iter := range 3000 {
+		nj := 16
+		if iter%7 == 0 {
+			nj = 1 + r.IntN(16)
+		}
+		q := &Requant{Bias: make([]int32, nj), Mult: make([]int32, nj), Shift: make([]int32, nj)}
+		for j := range nj {
+			q.Bias[j] = int32(r.Uint32())
+			if r.IntN(2) == 0 {
+				q.Bias[j] >>= r.IntN(31)
+			}
+			q.Mult[j] = []int32{1 << 30, math.MaxInt32, 0, int32(1<<30 + r.IntN(1<<30))}[r.IntN(4)]
+			q.Shift[j] = int32(1 + r.IntN(22))
+			if iter%5 == 0 {
+				q.Shift[j] = int32(r.IntN(64) - 31)
+			}
+		}
+		q.ZeroPoint = []int32{-128, 127, 0, -256, 256, 257, -300, int32(r.IntN(256) - 128)}[r.IntN(8)]
+		q.Min, q.Max = int8(r.IntN(256)-128), 127
+		if r.IntN(2) == 0 {
+			q.Min = -128
+		}
+		if q.Min > q.Max {
+			q.Min, q.Max = q.Max, q.Min
+		}
+		var acc [tileM * panelN]int32
+		for i := range acc {
+			acc[i] = int32(r.Uint32()) >> r.IntN(32)
+			if r.IntN(8) == 0 {
+				acc[i] = accs[r.IntN(len(accs))]
+			}
+		}
+		var e epi
+		e.set(q, 0, nj)
+		if e.fast {
+			fastSeen++
+		}
+		rows := 1 + r.IntN(tileM)
+		kernels := map[string]func(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e *epi){"avx2": epilogueAVX2}
+		if cpu.X86.HasAVX512F {
+			kernels["avx512"] = epilogueAVX512
+			if e.fast {
+				kernels["avx512-fast"] = epilogueAVX512Fast
+			}
+		}
+		for name, k := range kernels {
+			var dst [tileM * panelN]int8
+			k(&dst[0], panelN, &acc, rows, &e)
+			for i := range rows {
+				for j := range nj {
+					want := naiveEpilogue(acc[i*panelN+j], q, j)
+					if dst[i*panelN+j] != want {
+						require.Equal(t, want, dst[i*panelN+j], "%s: acc %d bias %d mult %d shift %d zp %d clamp [%d, %d]",
+							name, acc[i*panelN+j], q.Bias[j], q.Mult[j], q.Shift[j], q.ZeroPoint, q.Min, q.Max)
+					}
+				}
+			}
+		}
+	}
+	assert.Greater(t, fastSeen, 1000, "the fast epilogue was hardly exercised")
+}
