@@ -23,6 +23,17 @@ type convQ struct {
 	dwq     *neon.Requant
 	dw3     bool // neon.DepthwiseConv3x3 applies
 	mc      int
+	direct  *directQ // non-nil: neon.ConvDirect on padded input rows, no im2col
+}
+
+// directQ is the geometry of a convolution run by neon.ConvDirect: its
+// input rows are copied with the padding written out (wp pixels wide, pl
+// of them on the left), chunk output rows at a time, and each output
+// pixel reads taps, byte offsets from its window's top-left corner.
+type directQ struct {
+	wp, pl int
+	chunk  int // output rows per padded copy
+	taps   []int
 }
 
 // convQWeights are the load-time products shared by Reshape-d models.
@@ -35,11 +46,38 @@ type convQWeights struct {
 	// convolution imported as a zero-stuffed kernel, as UltraFace's) is
 	// packed as the dilated kh x kw kernel it is.
 	dil, kh, kw int
+	// seg > 0: packed for neon.ConvDirect, seg bytes per tap (rows: one
+	// window row of kw*ic bytes padded to seg with zero weights).
+	seg  int
+	rows bool
 }
 
 // detectDilation lets compileConvQ run zero-stuffed kernels as dilated
 // convolutions (tests switch it off to compare).
 var detectDilation = true
+
+// directConv lets compileConvQ run small-channel convolutions with
+// neon.ConvDirect instead of im2col + Gemm (tests switch it off).
+var directConv = true
+
+// directSeg decides whether a (possibly dilated) kh x kw kernel over ic
+// channels runs as neon.ConvDirect, and how: one tap per kernel position
+// when ic is a whole number of 4-byte groups, or, for an undilated kernel
+// whose window rows are at most 16 bytes (the 9 bytes of a 3x3 window row
+// of an RGB input), one tap per window row padded to whole groups. Larger
+// channel counts stay with im2col, whose GEMM shares each activation
+// broadcast between two panels and whose copy is cheap next to it.
+func directSeg(kh, kw, ic, dil int) (seg int, rows bool) {
+	switch {
+	case !directConv:
+		return 0, false
+	case ic%4 == 0 && ic <= 16 && kh*kw*ic <= 4096:
+		return ic, false
+	case dil == 1 && kw*ic <= 16:
+		return (kw*ic + 3) &^ 3, true
+	}
+	return 0, false
+}
 
 // dilatedKernel looks for the largest d > 1 such that every int8 weight
 // of w [oc][kh][kw][ic] off the taps (d*i, d*j) is zero and returns the
@@ -130,6 +168,21 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 		if !is1x1 {
 			kp = (k + 3) &^ 3
 		}
+		if l.groups == 1 && !is1x1 {
+			cw.seg, cw.rows = directSeg(cw.kh, cw.kw, l.icg, cw.dil)
+			if cw.rows {
+				// [oc][kh][kw*ic] -> [oc][kh][seg], zero-padded.
+				span := cw.kw * l.icg
+				kp = cw.kh * cw.seg
+				wp := make([]int8, l.ocg*kp)
+				for o := range l.ocg {
+					for ky := range cw.kh {
+						copy(wp[o*kp+ky*cw.seg:], data[o*k+ky*span:o*k+(ky+1)*span])
+					}
+				}
+				data, k = wp, kp
+			}
+		}
 		for gi := range l.groups {
 			wg := data[gi*l.ocg*k : (gi+1)*l.ocg*k]
 			if kp != k {
@@ -167,6 +220,10 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 		}
 	case is1x1:
 		l.kind = conv1x1
+	case cw.seg > 0:
+		l.kind = convIm2col
+		l.direct = directGeom(&g, cw.seg, cw.rows)
+		m.scratchB = max(m.scratchB, l.direct.bufLen(&g, l.direct.chunk))
 	default:
 		l.kind = convIm2col
 		l.lda = l.packed[0].K
@@ -176,8 +233,73 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 	return l, nil
 }
 
+// directGeom lays out the padded input rows of a direct convolution.
+func directGeom(g *convGeom, seg int, rows bool) *directQ {
+	dil := max(g.dil, 1)
+	d := &directQ{wp: (g.ow-1)*g.sw + (g.kw-1)*dil + 1, pl: g.pl}
+	if rows {
+		for ky := range g.kh {
+			d.taps = append(d.taps, ky*dil*d.wp*g.c)
+		}
+	} else {
+		for ky := range g.kh {
+			for kx := range g.kw {
+				d.taps = append(d.taps, (ky*d.wp+kx)*dil*g.c)
+			}
+		}
+	}
+	// About 32 KB of padded rows per copy (L1), at least one output row.
+	d.chunk = max(1, min(g.oh, (32<<10/(d.wp*g.c)-(g.kh-1)*dil-1)/g.sh+1))
+	return d
+}
+
+// bufLen is the scratch a chunk of n output rows needs: their input rows,
+// padded, and 16 bytes for the zero-weight bytes read past the last window.
+func (d *directQ) bufLen(g *convGeom, n int) int {
+	return ((n-1)*g.sh+(g.kh-1)*max(g.dil, 1)+1)*d.wp*g.c + 16
+}
+
+// directRows computes output rows [lo, hi) over N*OH with neon.ConvDirect,
+// from copies of the input rows they read with the padding (the input
+// zero point) written out, as depthwisePadded does: every window is then
+// inside the copy and the taps are plain offsets.
+func (l *convQ) directRows(in, out []int8, lo, hi int, scratch []int8) {
+	g, d := l.g, l.direct
+	c := g.c
+	dil := max(g.dil, 1)
+	pad := int8(l.in.zp)
+	pl := min(d.pl, d.wp)
+	cols := max(0, min(g.w, d.wp-pl))
+	for r := lo; r < hi; {
+		n, oy0 := r/g.oh, r%g.oh
+		oy1 := min(g.oh, oy0+min(hi-r, d.chunk))
+		rows := (oy1-oy0-1)*g.sh + (g.kh-1)*dil + 1
+		buf := scratch[:d.bufLen(&g, oy1-oy0)]
+		for pr := range rows {
+			row := buf[pr*d.wp*c : (pr+1)*d.wp*c]
+			iy := oy0*g.sh - g.pt + pr
+			if iy < 0 || iy >= g.h {
+				fill8(row, pad)
+				continue
+			}
+			fill8(row[:pl*c], pad)
+			o := (n*g.h + iy) * g.w * c
+			copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			fill8(row[(pl+cols)*c:], pad)
+		}
+		fill8(buf[rows*d.wp*c:], pad)
+		dst := out[((n*g.oh+oy0)*g.ow)*g.oc : ((n*g.oh+oy1)*g.ow)*g.oc]
+		neon.ConvDirect(dst, g.oc, buf, oy1-oy0, g.ow, g.sh*d.wp*c, g.sw*c, d.taps, l.packed[0], l.q[0])
+		r += oy1 - oy0
+	}
+}
+
 func (l *convQ) run(s *Session) {
 	g := l.g
+	if l.direct != nil {
+		s.parallel(l, g.n*g.oh, 1)
+		return
+	}
 	switch l.kind {
 	case convDepthwise:
 		s.parallel(l, g.n*g.oh, 1)
@@ -201,6 +323,10 @@ func (l *convQ) part(s *Session, w, lo, hi int) {
 		return
 	case conv1x1:
 		neon.Gemm(out[lo*g.oc:hi*g.oc], g.oc, in[lo*g.c:hi*g.c], g.c, hi-lo, l.packed[0], l.q[0])
+		return
+	}
+	if l.direct != nil {
+		l.directRows(in, out, lo, hi, s.sb[w])
 		return
 	}
 	a := s.sb[w]

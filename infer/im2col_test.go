@@ -332,3 +332,78 @@ func TestFill8(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectConvBitIdentical runs small-channel convolutions (RGB first
+// layers, the RFB branches' 8-16 channel 3x3s, dilated or not) through
+// neon.ConvDirect on padded rows and through im2col + Gemm: the same bytes,
+// whatever the threads, batch and padding.
+func TestDirectConvBitIdentical(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	tested, direct, dilated := 0, 0, 0
+	for i := range 160 {
+		ic := []int{1, 2, 3, 4, 5, 8, 12, 16, 20}[r.IntN(9)]
+		in := Shape{1 + r.IntN(2), 1 + r.IntN(17), 1 + r.IntN(19), ic}
+		kh, kw := []int{1, 3, 3, 5, 7}[r.IntN(5)], []int{1, 2, 3, 3, 5}[r.IntN(5)]
+		if i%4 == 0 {
+			kh = []int{5, 7}[r.IntN(2)]
+			kw = kh
+		}
+		st := 1 + r.IntN(2)
+		pads := []Padding{{Mode: PadSame}, {Mode: PadValid},
+			{Mode: PadExplicit, Top: r.IntN(4), Left: r.IntN(4), Bottom: r.IntN(4), Right: r.IntN(4)}}
+		c := convCase{in, 1 + r.IntN(40), kh, kw, st, 1 + r.IntN(2), 1, pads[r.IntN(3)], []Activation{ActNone, ActReLU, ActReLU6}[r.IntN(3)]}
+		n := c.node(r)
+		if i%4 == 0 {
+			// zero-stuffed: a dilation-2 kernel
+			for o := range c.oc {
+				for ky := range kh {
+					for kx := range kw {
+						if ky%2 != 0 || kx%2 != 0 {
+							for j := range ic {
+								n.W.Data[((o*kh+ky)*kw+kx)*ic+j] = 0
+							}
+						}
+					}
+				}
+			}
+		}
+		g := oneNode(n, c.in)
+		if _, err := g.Check(); err != nil {
+			continue // window larger than the padded input
+		}
+		g = calibrated(t, g, [][]float32{rndVec(r, c.in.Elems(), -1, 1)}, "minmax")
+		x := rndVec(r, c.in.Elems(), -1.2, 1.2)
+		var outs [][]int8
+		for _, on := range []bool{false, true} {
+			for _, threads := range []int{1, 3} {
+				func() {
+					defer func(v bool) { directConv = v }(directConv)
+					directConv = on
+					m, err := NewModel(g, Options{Precision: Int8, Threads: threads})
+					require.NoError(t, err)
+					if l, ok := m.layers[0].(*convQ); ok && on && l.direct != nil && threads == 1 {
+						direct++
+						if l.g.dil > 1 {
+							dilated++
+						}
+					}
+					s := m.NewSession()
+					defer s.Close()
+					copy(s.Input(0), x)
+					require.NoError(t, s.Run())
+					assert.Zero(t, testing.AllocsPerRun(2, func() { _ = s.Run() }))
+					o, _, _ := s.OutputInt8(0)
+					outs = append(outs, append([]int8(nil), o...))
+				}()
+			}
+		}
+		for j := 1; j < len(outs); j++ {
+			require.Equal(t, outs[0], outs[j], "case %d %+v run %d", i, c, j)
+		}
+		tested++
+	}
+	t.Logf("%d cases, %d direct, %d of them dilated", tested, direct, dilated)
+	require.Greater(t, tested, 60)
+	require.Greater(t, direct, 30)
+	require.Greater(t, dilated, 5)
+}

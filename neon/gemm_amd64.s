@@ -1477,3 +1477,125 @@ dwf_pixel:
 dwf_done:
 	VZEROUPPER
 	RET
+
+// func tileDirectVNNI512(acc *[tileM * panelN]int32, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32)
+//
+// ConvDirect's tile: rows output pixels (src, pixStep bytes apart) x one
+// panel, each pixel's reduction read straight from the taps: for each of
+// ntaps offsets, gpt groups of 4 bytes, broadcast, biased by XOR 0x80 and
+// fed to VPDPBUSD as in tileVNNI512 (init undoes the bias). 8 pixels per
+// block, then single pixels. ntaps and gpt are at least 1.
+TEXT ·tileDirectVNNI512(SB), NOSPLIT, $0-72
+	MOVQ acc+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ pixStep+16(FP), BX
+	MOVQ rows+24(FP), CX
+	MOVQ taps+32(FP), R8
+	MOVQ w+56(FP), R14
+	MOVQ init+64(FP), R9
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 (R9), Z30
+	LEAQ (BX)(BX*2), R13
+
+dir_block8:
+	CMPQ CX, $8
+	JLT  dir_row1
+	VMOVDQA32 Z30, Z0
+	VMOVDQA32 Z30, Z1
+	VMOVDQA32 Z30, Z2
+	VMOVDQA32 Z30, Z3
+	VMOVDQA32 Z30, Z4
+	VMOVDQA32 Z30, Z5
+	VMOVDQA32 Z30, Z6
+	VMOVDQA32 Z30, Z7
+	MOVQ R14, R12
+	MOVQ R8, R15
+	MOVQ ntaps+40(FP), AX
+
+dir_tap8:
+	MOVQ (R15), R9
+	ADDQ SI, R9
+	LEAQ (R9)(BX*4), R11
+	MOVQ gpt+48(FP), DX
+
+dir_group8:
+	VMOVDQU32    (R12), Z16
+	VPBROADCASTD (R9), Z8
+	VPBROADCASTD (R9)(BX*1), Z9
+	VPBROADCASTD (R9)(BX*2), Z10
+	VPBROADCASTD (R9)(R13*1), Z11
+	VPBROADCASTD (R11), Z12
+	VPBROADCASTD (R11)(BX*1), Z13
+	VPBROADCASTD (R11)(BX*2), Z14
+	VPBROADCASTD (R11)(R13*1), Z15
+	VPXORD       Z31, Z8, Z8
+	VPXORD       Z31, Z9, Z9
+	VPXORD       Z31, Z10, Z10
+	VPXORD       Z31, Z11, Z11
+	VPXORD       Z31, Z12, Z12
+	VPXORD       Z31, Z13, Z13
+	VPXORD       Z31, Z14, Z14
+	VPXORD       Z31, Z15, Z15
+	VPDPBUSD     Z16, Z8, Z0
+	VPDPBUSD     Z16, Z9, Z1
+	VPDPBUSD     Z16, Z10, Z2
+	VPDPBUSD     Z16, Z11, Z3
+	VPDPBUSD     Z16, Z12, Z4
+	VPDPBUSD     Z16, Z13, Z5
+	VPDPBUSD     Z16, Z14, Z6
+	VPDPBUSD     Z16, Z15, Z7
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  dir_group8
+	ADDQ $8, R15
+	DECQ AX
+	JNZ  dir_tap8
+	VMOVDQU32 Z0, 0(DI)
+	VMOVDQU32 Z1, 64(DI)
+	VMOVDQU32 Z2, 128(DI)
+	VMOVDQU32 Z3, 192(DI)
+	VMOVDQU32 Z4, 256(DI)
+	VMOVDQU32 Z5, 320(DI)
+	VMOVDQU32 Z6, 384(DI)
+	VMOVDQU32 Z7, 448(DI)
+	ADDQ $512, DI
+	LEAQ (SI)(BX*8), SI
+	SUBQ $8, CX
+	JMP  dir_block8
+
+dir_row1:
+	TESTQ CX, CX
+	JZ    dir_done
+	VMOVDQA32 Z30, Z0
+	MOVQ R14, R12
+	MOVQ R8, R15
+	MOVQ ntaps+40(FP), AX
+
+dir_tap1:
+	MOVQ (R15), R9
+	ADDQ SI, R9
+	MOVQ gpt+48(FP), DX
+
+dir_group1:
+	VPBROADCASTD (R9), Z5
+	VPXORD       Z31, Z5, Z5
+	VPDPBUSD     (R12), Z5, Z0
+	ADDQ $4, R9
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  dir_group1
+	ADDQ $8, R15
+	DECQ AX
+	JNZ  dir_tap1
+	VMOVDQU32 Z0, (DI)
+	ADDQ $64, DI
+	ADDQ BX, SI
+	DECQ CX
+	JMP  dir_row1
+
+dir_done:
+	VZEROUPPER
+	RET

@@ -316,3 +316,31 @@ func archMax(dst, src []int8) int {
 	maxAVX2(&dst[0], &src[0], n)
 	return n
 }
+
+//go:noescape
+func tileDirectVNNI512(acc *[tileM * panelN]int32, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32)
+
+// archDirect runs ConvDirect with VPDPBUSD straight from the taps (no
+// im2col) and reports whether it did (AVX-512 VNNI only). Tiles are runs
+// of up to 32 pixels of one row.
+func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
+	if id != idVNNI512 {
+		return false
+	}
+	var slots [8]epiSlot
+	var acc [tileM * panelN]int32
+	gpt := p.K / len(taps) / groupK
+	panels := (p.N + panelN - 1) / panelN
+	for r := range rows {
+		for i0 := 0; i0 < cols; i0 += tileM {
+			n := min(tileM, cols-i0)
+			o := (r*cols + i0) * ldd
+			for pi := range panels {
+				tileDirectVNNI512(&acc, &src[r*rowStep+i0*pixStep], pixStep, n, &taps[0], len(taps), gpt, &p.data[pi*p.kp*panelN], &p.comp[pi*panelN])
+				j0 := pi * panelN
+				archEpilogue(id, dst, o+j0, ldd, &acc, n, min(panelN, p.N-j0), q, j0, &slots[pi%len(slots)])
+			}
+		}
+	}
+	return true
+}

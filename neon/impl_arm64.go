@@ -188,3 +188,7 @@ func archMax(dst, src []int8) int {
 	maxNEON(&dst[0], &src[0], n)
 	return n
 }
+
+func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
+	return false
+}

@@ -31,3 +31,7 @@ func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, row
 }
 
 func archMax(dst, src []int8) int { return 0 }
+
+func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
+	return false
+}
