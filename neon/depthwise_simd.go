@@ -13,6 +13,9 @@ func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW
 	}
 	oyA, oyB := interiorRange(h, stride, padTop, outH)
 	oxA, oxB := interiorRange(w, stride, padLeft, outW)
+	// The first pixels of every interior run may be done already, for all
+	// channels, by a wider kernel: [oxA, oxW).
+	oxW := oxA + archDepthwiseWide(dst, src, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB, wts, q)
 	var k dwBlock
 	var win [9 * 16]int8
 	for cb := 0; cb < c16; cb += 16 {
@@ -21,13 +24,16 @@ func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW
 			interiorRow := oy >= oyA && oy < oyB
 			for ox := 0; ox < outW; ox++ {
 				if interiorRow && ox == oxA && oxA < oxB {
-					so := ((oy*stride-padTop)*w+oxA*stride-padLeft)*c + cb
-					do := (oy*outW+oxA)*c + cb
-					n := oxB - oxA
+					ox = oxB - 1
+					if oxW == oxB {
+						continue
+					}
+					so := ((oy*stride-padTop)*w+oxW*stride-padLeft)*c + cb
+					do := (oy*outW+oxW)*c + cb
+					n := oxB - oxW
 					_ = src[so+((n-1)*stride+2)*c+2*w*c+15]
 					_ = dst[do+(n-1)*c+15]
 					dwKernel(&dst[do], &src[so], n, c, w*c, stride*c, &k)
-					ox = oxB - 1
 					continue
 				}
 				iy0, ix0 := oy*stride-padTop, ox*stride-padLeft

@@ -5,6 +5,7 @@ package neon
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -84,4 +85,55 @@ func TestEpilogueKernels(t *testing.T) {
 		}
 	}
 	assert.Greater(t, fastSeen, 1000, "the fast epilogue was hardly exercised")
+}
+
+// TestDepthwiseWide checks that the wide depthwise kernel takes the
+// layers it is for (64-channel blocks at strides 1 and 2, 16 and 32
+// channels at stride 1) and gives the bytes of the 16-channel kernel and
+// of the reference, border pixels and remainders included.
+func TestDepthwiseWide(t *testing.T) {
+	if !slices.Contains(Impls(), "amd64-avx512vnni") || !cpu.X86.HasAVX512VBMI {
+		t.Skip("no AVX-512 VNNI and VBMI")
+	}
+	defer SetImpl("amd64-avx512vnni")()
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, c := range []int{16, 32, 64, 128, 192} {
+		for _, stride := range []int{1, 2} {
+			for iter := range 6 {
+				h, w := 3+r.IntN(10), 3+r.IntN(30)
+				outH, outW := (h-1)/stride+1, (w-1)/stride+1 // padding 1 on each side
+				src := randInt8s(r, h*w*c, -128, 127)
+				wts := randInt8s(r, 9*c, -128, 127)
+				if iter == 0 {
+					for i := range src {
+						src[i] = []int8{-128, 127}[i%2]
+					}
+					for i := range wts {
+						wts[i] = []int8{-128, 127, -127}[i%3]
+					}
+				}
+				q := randRequant(r, c)
+				for j := range q.Shift {
+					q.Shift[j] = int32(1 + r.IntN(22))
+				}
+				oyA, oyB := interiorRange(h, stride, 1, outH)
+				oxA, oxB := interiorRange(w, stride, 1, outW)
+				done := archDepthwiseWide(make([]int8, outH*outW*c), src, w, c, stride, 1, 1, outW, oyA, oyB, oxA, oxB, wts, q)
+				if px := max(1, 64/c); (stride == 1 || c%64 == 0) && oyA < oyB && oxB-oxA >= px {
+					assert.Equal(t, (oxB-oxA)/px*px, done, "c=%d stride=%d", c, stride)
+				} else {
+					assert.Zero(t, done, "c=%d stride=%d", c, stride)
+				}
+				var outs [][]int8
+				for _, wide := range []bool{true, false} {
+					wideDepthwise = wide
+					dst := make([]int8, outH*outW*c)
+					DepthwiseConv3x3(dst, src, h, w, c, stride, 1, 1, outH, outW, int8(q.ZeroPoint), wts, q)
+					outs = append(outs, dst)
+				}
+				wideDepthwise = true
+				require.Equal(t, outs[1], outs[0], "c=%d stride=%d %dx%d", c, stride, h, w)
+			}
+		}
+	}
 }

@@ -1599,3 +1599,102 @@ dir_group1:
 dir_done:
 	VZEROUPPER
 	RET
+
+// DWGROUP transposes the bytes of four taps (each 64 bytes, XOR 0x80
+// applied) into the four accumulators' dword order and adds them with
+// VPDPBUSD against the group's weights at woff of R9.
+#define DWGROUP(ta, tb, tc, td, woff) \
+	VPXORD     ta, Z31, Z4 \
+	VPXORD     tb, Z31, Z5 \
+	VPXORD     tc, Z31, Z6 \
+	VPXORD     td, Z31, Z7 \
+	VPUNPCKLBW Z5, Z4, Z8 \
+	VPUNPCKHBW Z5, Z4, Z9 \
+	VPUNPCKLBW Z7, Z6, Z10 \
+	VPUNPCKHBW Z7, Z6, Z11 \
+	VPUNPCKLWD Z10, Z8, Z12 \
+	VPUNPCKHWD Z10, Z8, Z13 \
+	VPUNPCKLWD Z11, Z9, Z14 \
+	VPUNPCKHWD Z11, Z9, Z15 \
+	VPDPBUSD   woff(R9), Z12, Z0 \
+	VPDPBUSD   woff+64(R9), Z13, Z1 \
+	VPDPBUSD   woff+128(R9), Z14, Z2 \
+	VPDPBUSD   woff+192(R9), Z15, Z3
+
+// DWEPI is the fast epilogue (without the bias, already in the
+// accumulator) on accumulator ACC with the parameters of accumulator k of
+// the dwUnit at R9, up to the int32 result x+zp. Clobbers Z4, Z5.
+#define DWEPI(ACC, k) \
+	VPSHUFD   $0xF5, ACC, Z4 \
+	VPMULDQ   1280+k*64(R9), ACC, Z5 \
+	VPMULDQ   1536+k*64(R9), Z4, Z4 \
+	VPADDQ    1792+k*64(R9), Z5, Z5 \
+	VPADDQ    2048+k*64(R9), Z4, Z4 \
+	VPSRAVQ   2304+k*64(R9), Z5, Z5 \
+	VPSRAVQ   2560+k*64(R9), Z4, Z4 \
+	VPBLENDMD Z4, Z5, K2, ACC
+
+// func depthwiseVNNI512(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
+//
+// n units of 64 bytes (see dwUnit): src points at the top-left tap of the
+// first, rows rowStride apart, taps c apart, units srcStep apart; dst
+// units dstStep apart. Every window is inside the image.
+TEXT ·depthwiseVNNI512(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ c+24(FP), CX
+	MOVQ rowStride+32(FP), BX
+	MOVQ srcStep+40(FP), R12
+	MOVQ dstStep+48(FP), R14
+	MOVQ u+56(FP), R9
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU8     768(R9), Z24
+	VMOVDQU8     832(R9), Z25
+	VMOVDQU8     896(R9), Z26
+	VMOVDQU8     960(R9), Z27
+	VPBROADCASTB 2816(R9), Z28
+	VPBROADCASTB 2817(R9), Z29
+	MOVL         $0xAAAA, AX
+	KMOVW        AX, K2
+
+dwv_unit:
+	TESTQ DX, DX
+	JZ    dwv_done
+	MOVQ  SI, R10
+	LEAQ  (SI)(BX*1), R11
+	LEAQ  (R11)(BX*1), R13
+	VMOVDQU32 1024(R9), Z0
+	VMOVDQU32 1088(R9), Z1
+	VMOVDQU32 1152(R9), Z2
+	VMOVDQU32 1216(R9), Z3
+	DWGROUP((R10), (R10)(CX*1), (R10)(CX*2), (R11), 0)
+	DWGROUP((R11)(CX*1), (R11)(CX*2), (R13), (R13)(CX*1), 256)
+	VPXORD     (R13)(CX*2), Z31, Z4
+	VPERMB     Z4, Z24, Z12
+	VPERMB     Z4, Z25, Z13
+	VPERMB     Z4, Z26, Z14
+	VPERMB     Z4, Z27, Z15
+	VPDPBUSD   512(R9), Z12, Z0
+	VPDPBUSD   576(R9), Z13, Z1
+	VPDPBUSD   640(R9), Z14, Z2
+	VPDPBUSD   704(R9), Z15, Z3
+	DWEPI(Z0, 0)
+	DWEPI(Z1, 1)
+	DWEPI(Z2, 2)
+	DWEPI(Z3, 3)
+	VPACKSSDW Z1, Z0, Z0
+	VPACKSSDW Z3, Z2, Z2
+	VPACKSSWB Z2, Z0, Z0
+	VPMAXSB   Z28, Z0, Z0
+	VPMINSB   Z29, Z0, Z0
+	VMOVDQU8  Z0, (DI)
+	ADDQ R14, DI
+	ADDQ R12, SI
+	DECQ DX
+	JMP  dwv_unit
+
+dwv_done:
+	VZEROUPPER
+	RET

@@ -344,3 +344,105 @@ func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pi
 	}
 	return true
 }
+
+// dwUnit is a 64-byte unit of 3x3 depthwise work in the layout
+// depthwiseVNNI512 reads: 64 channels of one pixel, or, at stride 1,
+// 64/c pixels of c = 16 or 32 channels (their taps are then 64
+// consecutive bytes too). Byte u of a tap load is channel ch(u). The
+// kernel transposes four taps' bytes into dwords (VPUNPCK?BW, VPUNPCK?WD)
+// so that one VPDPBUSD adds four taps: accumulator k, dword lane i holds
+// byte u = (i/4)*16 + k*4 + i%4 of the unit, and the three groups are taps
+// 0-3, 4-7 and 8 (moved into place by VPERMB, with zero weights beside it).
+// VPACKSSDW and VPACKSSWB put the four accumulators back in byte order.
+type dwUnit struct {
+	w     [3][4][64]int8       // 0: group, accumulator, 16 lanes x 4 taps
+	perm  [4][64]int8          // 768: VPERMB indices moving tap 8's bytes into lane order
+	init  [4][16]int32         // 1024: bias - 128*sum(w): undoes the XOR 0x80 of the activations
+	multE [4][16]int32         // 1280: multiplier of each lane (read at even lanes)
+	multO [4][16]int32         // 1536: multiplier of lane 2m+1 at lane 2m
+	rndE  [4][panelN / 2]int64 // 1792: fast-epilogue constants of lanes 2m (see epi)
+	rndO  [4][panelN / 2]int64 // 2048: and of lanes 2m+1
+	shE   [4][panelN / 2]int64 // 2304
+	shO   [4][panelN / 2]int64 // 2560
+	min   int8                 // 2816: output clamp
+	max   int8                 // 2817
+}
+
+// set fills u for the 64 bytes starting at channel cb (c >= 64), or for
+// the 64/c pixels of c channels (c = 16 or 32), and reports whether every
+// channel takes the fast epilogue (otherwise u must not be used).
+func (u *dwUnit) set(q *Requant, wts []int8, c, cb int) bool {
+	var e epi // only its setFast
+	for k := range 4 {
+		for i := range 16 {
+			b := (i/4)*16 + k*4 + i%4
+			ch := cb + b%min(c, 64)
+			var sum int32
+			for t := range 9 {
+				sum += int32(wts[t*c+ch])
+			}
+			for j := range 4 {
+				u.w[0][k][4*i+j] = wts[j*c+ch]
+				u.w[1][k][4*i+j] = wts[(4+j)*c+ch]
+				u.w[2][k][4*i+j] = 0
+				u.perm[k][4*i+j] = int8(b)
+			}
+			u.w[2][k][4*i] = wts[8*c+ch]
+			u.init[k][i] = q.Bias[ch] - 128*sum
+			mult := q.Mult[ch]
+			u.multE[k][i] = mult
+			if !e.setFast(i, mult, q.Shift[ch], q.ZeroPoint) {
+				return false
+			}
+			if i%2 == 1 {
+				u.multO[k][i-1] = mult
+			}
+		}
+		u.rndE[k], u.rndO[k], u.shE[k], u.shO[k] = e.rndEven, e.rndOdd, e.shEven, e.shOdd
+	}
+	u.min, u.max = q.Min, q.Max
+	return q.Min <= q.Max
+}
+
+//go:noescape
+func depthwiseVNNI512(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
+
+// wideDepthwise lets archDepthwiseWide run (tests switch it off).
+var wideDepthwise = true
+
+// archDepthwiseWide computes, for the interior output rows [oyA, oyB), the
+// first pixels of the interior run [oxA, oxB) with depthwiseVNNI512, every
+// channel, and returns how many pixels of each run it did (0 when the
+// kernel does not apply: AVX-512 VBMI missing, channels not a multiple of
+// 64 nor 16 or 32 at stride 1, or parameters outside the fast epilogue).
+func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant) int {
+	if cur.id != idVNNI512 || !wideDepthwise || !cpu.X86.HasAVX512VBMI || !cpu.X86.HasAVX512BW || oyA >= oyB || oxA >= oxB {
+		return 0
+	}
+	px := 1 // pixels per unit
+	switch {
+	case c%64 == 0:
+	case stride == 1 && (c == 16 || c == 32):
+		px = 64 / c
+	default:
+		return 0
+	}
+	n := (oxB - oxA) / px
+	if n == 0 {
+		return 0
+	}
+	var u dwUnit
+	for cb := 0; cb < c; cb += 64 {
+		if !u.set(q, wts, c, cb) {
+			return 0 // the caller's kernels redo every pixel, blocks done here included: the same bytes
+		}
+		for oy := oyA; oy < oyB; oy++ {
+			so := ((oy*stride-padTop)*w+oxA*stride-padLeft)*c + cb
+			do := (oy*outW+oxA)*c + cb
+			_ = src[so+((n*px-1)*stride+2)*c+2*w*c+min(c, 64)-1]
+			_ = dst[do+(n*px-1)*c+min(c, 64)-1]
+			depthwiseVNNI512(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, &u)
+		}
+	}
+	return n * px
+}

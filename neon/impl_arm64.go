@@ -192,3 +192,7 @@ func archMax(dst, src []int8) int {
 func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
 	return false
 }
+
+func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant) int {
+	return 0
+}

@@ -16,8 +16,8 @@ func TestDepthwiseConv3x3(t *testing.T) {
 
 func testDepthwise(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	for iter := 0; iter < 300; iter++ {
-		h, w, c := 1+r.IntN(12), 1+r.IntN(12), []int{1 + r.IntN(20), 16, 32, 35, 48}[r.IntN(5)]
+	for iter := 0; iter < 500; iter++ {
+		h, w, c := 1+r.IntN(12), 1+r.IntN(20), []int{1 + r.IntN(20), 16, 32, 35, 48, 64, 128, 192}[r.IntN(8)]
 		stride := 1 + r.IntN(2)
 		padTop, padLeft := r.IntN(2), r.IntN(2)
 		outH := (h+padTop+r.IntN(2)-3)/stride + 1
