@@ -137,3 +137,15 @@ func TestDepthwiseWide(t *testing.T) {
 		}
 	}
 }
+
+// TestAddFastTaken checks that real layers' AddInt8 parameters take the
+// AVX-512 path (whose bytes TestElementwiseImpls compares).
+func TestAddFastTaken(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	for range 100 {
+		mA, sA, mB, sB, mO, sO := AddMultipliers(0.005+r.Float64()/4, 0.005+r.Float64()/4, 0.01+r.Float64()/2)
+		var f addFast
+		assert.True(t, f.set(int32(r.IntN(256)-128), mA, sA, int32(r.IntN(256)-128), mB, sB, int32(r.IntN(256)-128), mO, sO, -128, 127),
+			"shifts %d %d %d", sA, sB, sO)
+	}
+}

@@ -1698,3 +1698,99 @@ dwv_unit:
 dwv_done:
 	VZEROUPPER
 	RET
+
+// REQU is the fast epilogue on 16 int32 lanes of X with a uniform
+// multiplier (M, a dword broadcast), rounding constant (RND) and shifts
+// (SE, SO: xmm counts for the even and odd lanes). Clobbers Z4, Z5.
+#define REQU(X, M, RND, SE, SO) \
+	VPSHUFD   $0xF5, X, Z4 \
+	VPMULDQ   M, X, Z5 \
+	VPMULDQ   M, Z4, Z4 \
+	VPADDQ    RND, Z5, Z5 \
+	VPADDQ    RND, Z4, Z4 \
+	VPSRAQ    SE, Z5, Z5 \
+	VPSRAQ    SO, Z4, Z4 \
+	VPBLENDMD Z4, Z5, K2, X
+
+// ADD16 computes 16 elements of AddInt8 at off of (SI) and (DX) up to
+// the output's x+zp, in OUT.
+#define ADD16(off, OUT) \
+	VPMOVSXBD off(SI), Z0 \
+	VPSUBD    Z16, Z0, Z0 \
+	VPSLLD    X12, Z0, Z0 \
+	REQU(Z0, Z18, Z21, X24, X25) \
+	VPMOVSXBD off(DX), Z1 \
+	VPSUBD    Z17, Z1, Z1 \
+	VPSLLD    X13, Z1, Z1 \
+	REQU(Z1, Z19, Z22, X26, X27) \
+	VPADDD    Z1, Z0, OUT \
+	REQU(OUT, Z20, Z23, X28, X29)
+
+// func addAVX512(dst, a, b *int8, n int, f *addFast)
+//
+// n (a multiple of 64) elements of AddInt8, every requantization through
+// the fast epilogue; four blocks of 16 are narrowed by VPACKSSDW and
+// VPACKSSWB, put back in order by VPERMB and clamped as bytes.
+TEXT ·addAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ f+32(FP), R8
+	VPBROADCASTD 0(R8), Z16
+	VPBROADCASTD 4(R8), Z17
+	VPBROADCASTD 8(R8), Z18
+	VPBROADCASTD 12(R8), Z19
+	VPBROADCASTD 16(R8), Z20
+	VPBROADCASTB 20(R8), Z30
+	VPBROADCASTB 21(R8), Z31
+	VPBROADCASTQ 24(R8), Z21
+	VPBROADCASTQ 32(R8), Z22
+	VPBROADCASTQ 40(R8), Z23
+	VMOVQ        48(R8), X24
+	VMOVQ        56(R8), X25
+	VMOVQ        64(R8), X26
+	VMOVQ        72(R8), X27
+	VMOVQ        80(R8), X28
+	VMOVQ        88(R8), X29
+	VMOVQ        96(R8), X12
+	VMOVQ        104(R8), X13
+	VMOVDQU8     ·addPerm(SB), Z15
+	MOVL         $0xAAAA, AX
+	KMOVW        AX, K2
+
+add512_loop:
+	TESTQ CX, CX
+	JZ    add512_done
+	ADD16(0, Z6)
+	ADD16(16, Z7)
+	ADD16(32, Z8)
+	ADD16(48, Z9)
+	VPACKSSDW Z7, Z6, Z6
+	VPACKSSDW Z9, Z8, Z8
+	VPACKSSWB Z8, Z6, Z6
+	VPERMB    Z6, Z15, Z6
+	VPMAXSB   Z30, Z6, Z6
+	VPMINSB   Z31, Z6, Z6
+	VMOVDQU8  Z6, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $64, CX
+	JMP  add512_loop
+
+add512_done:
+	VZEROUPPER
+	RET
+
+// addPerm undoes the lane interleaving of VPACKSSDW+VPACKSSWB on four
+// blocks of 16: element e sits at byte 16*((e%16)/4) + 4*(e/16) + e%4.
+DATA ·addPerm+0(SB)/8, $0x1312111003020100
+DATA ·addPerm+8(SB)/8, $0x3332313023222120
+DATA ·addPerm+16(SB)/8, $0x1716151407060504
+DATA ·addPerm+24(SB)/8, $0x3736353427262524
+DATA ·addPerm+32(SB)/8, $0x1b1a19180b0a0908
+DATA ·addPerm+40(SB)/8, $0x3b3a39382b2a2928
+DATA ·addPerm+48(SB)/8, $0x1f1e1d1c0f0e0d0c
+DATA ·addPerm+56(SB)/8, $0x3f3e3d3c2f2e2d2c
+GLOBL ·addPerm(SB), RODATA|NOPTR, $64

@@ -101,22 +101,32 @@ type epi struct {
 	fast    bool              // 664
 }
 
-// setFast fills the fast-epilogue fields from lane j's multiplier and
-// shift (called for every lane, with mult 0 for unused ones) and reports
-// whether the lane allows it.
-func (e *epi) setFast(j int, mult, shift, zp int32) bool {
+// fastParams gives the fast epilogue's rounding constant and the shifts
+// of the even and odd lanes for one multiplier, shift and zero point, and
+// whether they allow it (see epi).
+func fastParams(mult, shift, zp int32) (rnd, shEven, shOdd int64, ok bool) {
 	r := shift
 	if mult == 0 {
 		r = 1 // the result is 0 whatever the shift: Requantize(acc, 0, s) == 0
 	}
 	if r < 1 || r > 22 || zp < -256 || zp > 256 {
+		return 0, 0, 0, false
+	}
+	return int64(1)<<30 + int64(1)<<(30+r) + int64(zp)<<(31+r), int64(31 + r), int64(r - 1), true
+}
+
+// setFast fills the fast-epilogue fields from lane j's multiplier and
+// shift (called for every lane, with mult 0 for unused ones) and reports
+// whether the lane allows it.
+func (e *epi) setFast(j int, mult, shift, zp int32) bool {
+	rnd, se, so, ok := fastParams(mult, shift, zp)
+	if !ok {
 		return false
 	}
-	rnd := int64(1)<<30 + int64(1)<<(30+r) + int64(zp)<<(31+r)
 	if j%2 == 0 {
-		e.rndEven[j/2], e.shEven[j/2] = rnd, int64(31+r)
+		e.rndEven[j/2], e.shEven[j/2] = rnd, se
 	} else {
-		e.rndOdd[j/2], e.shOdd[j/2] = rnd, int64(r-1)
+		e.rndOdd[j/2], e.shOdd[j/2] = rnd, so
 	}
 	return true
 }
@@ -271,9 +281,19 @@ func requantizeAVX2(dst, src *int8, n int, e *epi)
 // archAdd does the first len(a)&^15 elements of AddInt8 and returns how
 // many it did.
 func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) int {
+	done := 0 // elements done by addAVX512
+	if n64 := len(a) &^ 63; n64 > 0 && cur.id == idVNNI512 && cpu.X86.HasAVX512VBMI && fastAdd {
+		var f addFast
+		if f.set(zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut, lo, hi) {
+			_, _ = dst[n64-1], b[n64-1]
+			addAVX512(&dst[0], &a[0], &b[0], n64, &f)
+			done = n64
+			dst, a, b = dst[n64:], a[n64:], b[n64:]
+		}
+	}
 	n := len(a) &^ 15
 	if n == 0 {
-		return 0
+		return done
 	}
 	var ea, eb, eo epi
 	ea.uniform(0, multA, shiftA, 0, math.MinInt32, math.MaxInt32)
@@ -286,7 +306,7 @@ func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, mu
 	} else {
 		addAVX2(&dst[0], &a[0], &b[0], n, &zp, &ea, &eb, &eo)
 	}
-	return n
+	return done + n
 }
 
 // archRequantize does the first len(src)&^15 elements of RequantizeInt8.
@@ -446,3 +466,45 @@ func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA
 	}
 	return n * px
 }
+
+// addFast holds AddInt8's parameters for addAVX512: the three
+// requantizations through the fast epilogue (inputs with zero point 0,
+// the output's folded into its rounding constant). The larger input's
+// multiplier is 1/2 (shift 0), outside the fast epilogue: that input is
+// shifted left by 21 instead of 20 and divided by 2^32 instead of 2^31,
+// floor((2v*m + 2^31) / 2^32) = floor((v*m + 2^30) / 2^31) exactly.
+type addFast struct {
+	zpA, zpB            int32 // 0, 4
+	multA, multB, multO int32 // 8, 12, 16
+	min, max            int8  // 20, 21
+	_                   [2]int8
+	rndA, rndB, rndO    int64    // 24, 32, 40
+	shA, shB, shO       [2]int64 // 48, 64, 80: even and odd lanes' shifts
+	lshA, lshB          int64    // 96, 104: the inputs' left shifts
+}
+
+// fastAdd lets AddInt8 take addAVX512 (tests switch it off).
+var fastAdd = true
+
+// addInput fills one input's parameters and reports whether they allow the
+// fast path.
+func addInput(mult, shift int32) (rnd int64, sh [2]int64, lsh int64, ok bool) {
+	if shift == 0 && mult != 0 {
+		return 1 << 31, [2]int64{32, 0}, AddLeftShift + 1, true
+	}
+	rnd, sh[0], sh[1], ok = fastParams(mult, shift, 0)
+	return rnd, sh, AddLeftShift, ok
+}
+
+func (f *addFast) set(zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) bool {
+	var okA, okB, okO bool
+	f.rndA, f.shA, f.lshA, okA = addInput(multA, shiftA)
+	f.rndB, f.shB, f.lshB, okB = addInput(multB, shiftB)
+	f.rndO, f.shO[0], f.shO[1], okO = fastParams(multOut, shiftOut, zpOut)
+	f.zpA, f.zpB, f.multA, f.multB, f.multO, f.min, f.max = zpA, zpB, multA, multB, multOut, lo, hi
+	// |a-zp| < 256: (a-zp) << 21 cannot overflow int32.
+	return okA && okB && okO && zpA >= -128 && zpA <= 127 && zpB >= -128 && zpB <= 127
+}
+
+//go:noescape
+func addAVX512(dst, a, b *int8, n int, f *addFast)

@@ -193,8 +193,12 @@ func BenchmarkDepthwise(b *testing.B) {
 func TestElementwiseImpls(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(31, 32))
+		ns := []int{127, 128, 129, 191, 200, 1000, 4099}
 		for n := 0; n <= 70; n++ {
-			for rep := 0; rep < 4; rep++ {
+			ns = append(ns, n)
+		}
+		for _, n := range ns {
+			for rep := 0; rep < 5; rep++ {
 				a, b := randInt8s(r, n, -128, 127), randInt8s(r, n, -128, 127)
 				if rep == 0 {
 					for i := range a {
@@ -205,6 +209,9 @@ func TestElementwiseImpls(t *testing.T) {
 				mult := func() int32 { return int32(1<<30 + r.IntN(1<<30)) }
 				mA, mB, mO, mR := mult(), mult(), mult(), mult()
 				sA, sB, sO, sR := int32(r.IntN(12)-1), int32(r.IntN(12)-1), int32(r.IntN(30)-2), int32(r.IntN(14)-4)
+				if rep >= 3 { // real layers' multipliers (the fast AVX-512 path)
+					mA, sA, mB, sB, mO, sO = AddMultipliers(0.01+r.Float64()/10, 0.01+r.Float64()/10, 0.01+r.Float64()/5)
+				}
 				lo, hi := int8(-128), int8(127)
 				if rep == 2 {
 					lo, hi = min(int8(zpOut), 100), 100
