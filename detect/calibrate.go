@@ -127,13 +127,23 @@ func WithRanges(g *infer.Graph, ranges map[string]infer.Range) *infer.Graph {
 // calibrateSingle calibrates a single-shot detector graph on images at input
 // shape in, preprocessed as Detect does (prep writes one image into dst).
 func calibrateSingle(g *infer.Graph, in infer.Shape, images []*infer.Image, method string, prep func(dst []float32, im *infer.Image) error) (map[string]infer.Range, error) {
+	xs, err := singleSamples(g, in, images, prep)
+	if err != nil {
+		return nil, err
+	}
+	r, err := infer.Calibrate(withInput(g, in), xs, method)
+	if err != nil {
+		return nil, fmt.Errorf("detect: calibrate %s on %d images: %w", g.Meta.Name, len(xs), err)
+	}
+	return r, nil
+}
+
+// singleSamples preprocesses images for a single-shot detector graph at
+// input shape in (prep writes one image into dst).
+func singleSamples(g *infer.Graph, in infer.Shape, images []*infer.Image, prep func(dst []float32, im *infer.Image) error) ([][]float32, error) {
 	if len(images) == 0 {
 		return nil, fmt.Errorf("detect: calibrate %s: no images", g.Meta.Name)
 	}
-	c := *g
-	c.Inputs = slices.Clone(g.Inputs)
-	c.Inputs[0].Shape = in
-	g = &c
 	n := in.Elems()
 	xs := make([][]float32, 0, len(images))
 	for _, im := range images {
@@ -143,9 +153,5 @@ func calibrateSingle(g *infer.Graph, in infer.Shape, images []*infer.Image, meth
 		}
 		xs = append(xs, x)
 	}
-	r, err := infer.Calibrate(g, xs, method)
-	if err != nil {
-		return nil, fmt.Errorf("detect: calibrate %s on %d images: %w", g.Meta.Name, len(xs), err)
-	}
-	return r, nil
+	return xs, nil
 }

@@ -22,8 +22,8 @@ import (
 // backgrounds). The evaluation photographs and dogs.jpg are never seen.
 //
 // Trained on 33 faces, it is a weak detector, and the test says so: measured
-// float32 tp 7, fp 232 (R 0.389, AP 0.034), 320 boxes on dogs.jpg; int8 tp 6,
-// fp 241 (R 0.333, AP 0.037), 346 on dogs.jpg. What it checks is the path:
+// float32 tp 7, fp 232 (R 0.389, AP 0.034), 320 boxes on dogs.jpg; int8 tp 7,
+// fp 234 (R 0.389, AP 0.033), 327 on dogs.jpg. What it checks is the path:
 // Go-trained weights in an infer.Graph, run by both executors as a sliding
 // window, finding faces well above chance.
 
@@ -266,5 +266,5 @@ func TestSlidingWindowTrainedClassifier(t *testing.T) {
 		d, err := NewSlidingWindow(gg, o)
 		require.NoError(t, err)
 		return d
-	}, target{recall: [2]float64{0.38, 0.33}, precision: [2]float64{0.02, 0.02}, ap: [2]float64{0.03, 0.03}, maxAPDrop: 0.02})
+	}, target{recall: [2]float64{0.38, 0.33}, precision: [2]float64{0.02, 0.02}, ap: [2]float64{0.03, 0.03}, maxAPDrop: 0.01})
 }

@@ -179,11 +179,9 @@ func fromGraph(kind string, g *infer.Graph, c Config) (Detector, error) {
 		return NewUltraFace(g, SSDOptions{Options: c.Options, Threshold: c.Threshold})
 	case NameBlazeFace:
 		if needCal {
-			var r map[string]infer.Range
-			if r, err = CalibrateBlazeFace(g, c.Calibration, c.method()); err != nil {
+			if g, err = CalibrateBlazeFace(g, c.Calibration, c.method()); err != nil {
 				return nil, err
 			}
-			g = WithRanges(g, r)
 		}
 		return NewBlazeFace(g, SSDOptions{Options: c.Options, Threshold: c.Threshold})
 	}

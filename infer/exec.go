@@ -96,7 +96,10 @@ type Model struct {
 	byName  map[string]int
 	inputs  []int // tensor indices
 	outputs []int
-	layers  []layer
+	// floatOut marks the outputs of an int8 model that a layer writes in
+	// float32 itself (Sigmoid, Softmax): Run does not dequantize them.
+	floatOut []bool
+	layers   []layer
 
 	arena    int // arena size in elements
 	scratchF int // float32 scratch per worker
@@ -311,6 +314,7 @@ func compile(g *Graph, opt Options, w *weights, aliases map[string]string) (*Mod
 	for _, o := range g.Outputs {
 		m.outputs = append(m.outputs, m.byName[o])
 	}
+	m.floatOut = make([]bool, len(m.outputs))
 	if opt.Precision == Int8 {
 		if err := m.assignQuant(); err != nil {
 			return nil, err
@@ -582,12 +586,22 @@ func (s *Session) Run() error {
 		l.run(s)
 	}
 	if s.a8 != nil {
-		for i, t := range m.outputs {
-			tt := m.tensors[t]
-			dequantizeInto(s.io[len(m.inputs)+i], s.a8[tt.off:tt.off+tt.size()], tt.scale, tt.zp)
-		}
+		s.dequantizeOutputs()
 	}
 	return nil
+}
+
+// dequantizeOutputs fills the float32 outputs of an int8 model that no
+// layer wrote in float32.
+func (s *Session) dequantizeOutputs() {
+	m := s.m
+	for i, t := range m.outputs {
+		if m.floatOut[i] {
+			continue
+		}
+		tt := m.tensors[t]
+		dequantizeInto(s.io[len(m.inputs)+i], s.bbuf(tt), tt.scale, tt.zp)
+	}
 }
 
 // fbuf is the float32 storage of tensor t in the session's arena.
@@ -610,6 +624,12 @@ func (s *Session) TensorFloat(name string) ([]float32, error) {
 	}
 	t := s.m.tensors[i]
 	out := make([]float32, t.size())
+	for k, o := range s.m.outputs {
+		if o == i && s.m.floatOut[k] {
+			copy(out, s.io[len(s.m.inputs)+k])
+			return out, nil
+		}
+	}
 	if s.a8 != nil {
 		dequantizeInto(out, s.bbuf(t), t.scale, t.zp)
 	} else {
@@ -644,9 +664,6 @@ func (s *Session) RunInt8() error {
 	for _, l := range s.m.layers {
 		l.run(s)
 	}
-	for i, t := range s.m.outputs {
-		tt := s.m.tensors[t]
-		dequantizeInto(s.io[len(s.m.inputs)+i], s.bbuf(tt), tt.scale, tt.zp)
-	}
+	s.dequantizeOutputs()
 	return nil
 }

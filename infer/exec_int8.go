@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/vigil-edge/vigil/neon"
 	"github.com/vigil-edge/vigil/quant"
@@ -212,6 +213,9 @@ func (m *Model) compileInt8(n *Node) (layer, error) {
 	for _, name := range n.Inputs {
 		in = append(in, m.tensorOf(name))
 	}
+	if l, ok, err := m.compileAccOut(n, in, out); ok || err != nil {
+		return l, err
+	}
 	switch n.Op {
 	case OpConv:
 		return m.compileConvQ(n, in[0], out)
@@ -253,15 +257,25 @@ func (m *Model) compileInt8(n *Node) (layer, error) {
 	case OpMul:
 		mult, shift := neon.QuantizeMultiplier(float64(in[0].scale) * float64(in[1].scale) / float64(out.scale))
 		return &mulQ{a: in[0], b: in[1], out: out, mult: mult, shift: shift}, nil
-	case OpAffine, OpReLU, OpReLU6, OpLeakyReLU, OpPReLU, OpSigmoid:
+	case OpAffine, OpReLU, OpReLU6, OpLeakyReLU, OpPReLU:
 		return &lutQ{in: in[0], out: out, lut: buildLUT(n, in[0], out)}, nil
+	case OpSigmoid:
+		l := &lutQ{in: in[0], out: out, lut: buildLUT(n, in[0], out)}
+		if l.fout = m.floatOutput(n); l.fout != nil {
+			l.flut = new([256]float32)
+			for q := -128; q < 128; q++ {
+				x := float64(float64(in[0].scale) * float64(int32(q)-in[0].zp))
+				l.flut[uint8(int8(q))] = float32(1 / (1 + portableExp(-x)))
+			}
+		}
+		return l, nil
 	case OpSoftmax:
-		l := &softmaxQ{in: in[0], out: out}
+		l := &softmaxQ{in: in[0], out: out, fout: m.floatOutput(n)}
 		for d := range l.exp {
 			l.exp[d] = portableExp(-float64(float64(d) * float64(in[0].scale)))
 		}
 		if in[0].shape[3] == 2 && softmaxPairs {
-			l.pair = l.pairTable()
+			l.pair, l.pairF = l.pairTable()
 		}
 		return l, nil
 	case OpConcat:
@@ -557,11 +571,25 @@ func (l *mulQ) part(s *Session, w, lo, hi int) {
 type lutQ struct {
 	in, out *tensor
 	lut     []int8
+	// A sigmoid that is a graph output also writes its float32 value
+	// (flut, indexed by uint8(q)) to the outputs fout (session io indices).
+	flut *[256]float32
+	fout []int
 }
 
 func (l *lutQ) run(s *Session) {
 	sh := l.out.shape
 	s.parallel(l, sh[0]*sh[1]*sh[2], 16384/sh[3]+1)
+	if l.flut != nil {
+		in := s.bbuf(l.in)
+		dst := s.io[l.fout[0]]
+		for i, v := range in {
+			dst[i] = l.flut[uint8(v)]
+		}
+		for _, o := range l.fout[1:] {
+			copy(s.io[o], dst)
+		}
+	}
 }
 
 func (l *lutQ) part(s *Session, w, lo, hi int) {
@@ -584,7 +612,12 @@ func (l *lutQ) part(s *Session, w, lo, hi int) {
 type softmaxQ struct {
 	in, out *tensor
 	exp     [256]float64
-	pair    *[256][2]int8 // two channels (detectors' face/background): outputs by difference
+	pair    *[256][2]int8    // two channels (detectors' face/background): outputs by difference
+	pairF   *[256][2]float32 // the same as float32, for a graph output
+	// fout are the session io indices of the graph outputs this softmax is:
+	// they get the float32 probabilities (exp/sum, rounded once), not the
+	// int8 ones dequantized, whose 1/255 steps tie the scores detectors rank.
+	fout []int
 }
 
 // softmaxPairs lets two-channel softmaxes run from a table (tests switch it
@@ -595,8 +628,12 @@ var softmaxPairs = true
 // two inputs, the larger one's output is pair[d][0] and the other's
 // pair[d][1]. run's sum is exp[0]+exp[d] in one order or the other, and
 // float addition commutes, so every product and rounding is run's own.
-func (l *softmaxQ) pairTable() *[256][2]int8 {
+func (l *softmaxQ) pairTable() (*[256][2]int8, *[256][2]float32) {
 	t := new([256][2]int8)
+	var tf *[256][2]float32
+	if l.fout != nil {
+		tf = new([256][2]float32)
+	}
 	inv := 1 / float64(l.out.scale)
 	zo := float64(l.out.zp)
 	for d := range t {
@@ -607,13 +644,25 @@ func (l *softmaxQ) pairTable() *[256][2]int8 {
 		for j, e := range [2]float64{l.exp[0], l.exp[d]} {
 			q := roundFinite(float64(e*k)) + zo
 			t[d][j] = int8(min(max(q, -128), 127))
+			if tf != nil {
+				tf[d][j] = float32(e / sum)
+			}
 		}
 	}
-	return t
+	return t, tf
 }
 
 func (l *softmaxQ) run(s *Session) {
 	in, out := s.bbuf(l.in), s.bbuf(l.out)
+	var fo []float32
+	if l.fout != nil {
+		fo = s.io[l.fout[0]]
+		defer func() {
+			for _, o := range l.fout[1:] {
+				copy(s.io[o], fo)
+			}
+		}()
+	}
 	c := l.in.shape[3]
 	if l.pair != nil {
 		for p := 0; p+1 < len(in); p += 2 {
@@ -622,6 +671,16 @@ func (l *softmaxQ) run(s *Session) {
 				out[p], out[p+1] = l.pair[a-b][0], l.pair[a-b][1]
 			} else {
 				out[p], out[p+1] = l.pair[b-a][1], l.pair[b-a][0]
+			}
+		}
+		if fo != nil {
+			for p := 0; p+1 < len(in); p += 2 {
+				a, b := int(in[p]), int(in[p+1])
+				if a >= b {
+					fo[p], fo[p+1] = l.pairF[a-b][0], l.pairF[a-b][1]
+				} else {
+					fo[p], fo[p+1] = l.pairF[b-a][1], l.pairF[b-a][0]
+				}
 			}
 		}
 		return
@@ -643,7 +702,27 @@ func (l *softmaxQ) run(s *Session) {
 			q := roundFinite(float64(l.exp[int(m)-int(v)]*k)) + zo
 			op[j] = int8(min(max(q, -128), 127))
 		}
+		if fo != nil {
+			for j, v := range px {
+				fo[p+j] = float32(l.exp[int(m)-int(v)] / sum)
+			}
+		}
 	}
+}
+
+// floatOutput returns the session io indices of the graph outputs that are
+// node n's tensor (nil when it is none): Sigmoid and Softmax write those in
+// float32 themselves (see softmaxQ), and Run leaves them alone.
+func (m *Model) floatOutput(n *Node) []int {
+	t := m.byName[n.Name]
+	var io []int
+	for i, o := range m.outputs {
+		if o == t {
+			io = append(io, len(m.inputs)+i)
+			m.floatOut[i] = true
+		}
+	}
+	return io
 }
 
 type concatQ struct {
@@ -738,4 +817,103 @@ func portableExp(x float64) float64 {
 	c := r - poly
 	y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
 	return math.Ldexp(y, k)
+}
+
+// accOutQ is a Dense or 1x1 stride-1 convolution whose output is a graph
+// output (a detector's box and score head, an embedding). It keeps the
+// int32 accumulators and writes the float32 output from them,
+//
+//	y[j] = float32(acc[j] - zpIn*RowSum[j]) * (sIn*sW[j]) + b[j],
+//
+// every product rounded once (no FMA contraction, so the same bits on every
+// architecture), instead of requantizing to int8 and dequantizing: a head
+// whose channels span different ranges (tiny face's log box sizes next to
+// its scores, one int8 scale for all) loses nothing to the output's 256
+// levels. The int8 output is still made, by the same epilogue as Gemm's
+// (neon.Requant, applied in Go), so OutputInt8 and any consumer are
+// unchanged.
+type accOutQ struct {
+	in, out *tensor
+	p       *neon.Packed
+	q       *neon.Requant
+	scale   []float32 // sIn*sW[j]
+	bias    []float32 // b[j] (0 without bias)
+	act     Activation
+	fout    []int // session io indices of the outputs
+}
+
+// accOutRows is the rows of accOutQ's int32 scratch.
+const accOutRows = 32
+
+// compileAccOut makes an accOutQ when n qualifies; ok says whether it did.
+func (m *Model) compileAccOut(n *Node, in []*tensor, out *tensor) (l layer, ok bool, err error) {
+	if n.Op != OpConv && n.Op != OpDense {
+		return nil, false, nil
+	}
+	if n.Op == OpConv {
+		ws := n.weightShape()
+		g := geomOf(n, in[0].shape, out.shape, ws[1], ws[2])
+		if max(n.Groups, 1) != 1 || g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 || g.pt != 0 || g.pl != 0 || g.oh != g.h || g.ow != g.w {
+			return nil, false, nil
+		}
+	}
+	t := m.byName[n.Name]
+	if !slices.Contains(m.outputs, t) {
+		return nil, false, nil
+	}
+	w, err := nodeQWeights(n)
+	if err != nil {
+		return nil, true, err
+	}
+	ws := n.weightShape()
+	oc, k := ws[0], ws[1]*ws[2]*ws[3]
+	a := &accOutQ{in: in[0], out: out, act: n.Act, fout: m.floatOutput(n)}
+	a.p = neon.Pack(w.data, oc, k)
+	a.q = requantFor(n, w, 0, a.p.RowSum, in[0], out)
+	a.scale = make([]float32, oc)
+	a.bias = make([]float32, oc)
+	for j := range oc {
+		a.scale[j] = float32(float64(in[0].scale) * float64(w.scale[j]))
+		if n.B != nil {
+			a.bias[j] = n.B[j]
+		}
+	}
+	m.scratchI = max(m.scratchI, accOutRows*oc)
+	return a, true, nil
+}
+
+func (l *accOutQ) run(s *Session) {
+	s.parallel(l, l.rows(), accOutRows)
+	for _, o := range l.fout[1:] {
+		copy(s.io[o], s.io[l.fout[0]])
+	}
+}
+
+func (l *accOutQ) rows() int { return l.in.shape.Elems() / l.p.K }
+
+func (l *accOutQ) part(s *Session, w, lo, hi int) {
+	k, oc := l.p.K, l.p.N
+	in, out, fo := s.bbuf(l.in), s.bbuf(l.out), s.io[l.fout[0]]
+	acc := s.si[w][:accOutRows*oc]
+	zp := l.in.zp
+	q := l.q
+	for r0 := lo; r0 < hi; r0 += accOutRows {
+		r1 := min(r0+accOutRows, hi)
+		neon.GemmInt32(acc, oc, in[r0*k:r1*k], k, r1-r0, l.p)
+		for r := r0; r < r1; r++ {
+			row := acc[(r-r0)*oc : (r-r0+1)*oc]
+			for j, v := range row {
+				x := int64(neon.Requantize(v+q.Bias[j], q.Mult[j], q.Shift[j])) + int64(q.ZeroPoint)
+				out[r*oc+j] = int8(min(max(x, int64(q.Min)), int64(q.Max)))
+				y := float32(float32(v-zp*l.p.RowSum[j])*l.scale[j]) + l.bias[j]
+				switch l.act {
+				case ActReLU:
+					y = max(y, 0)
+				case ActReLU6:
+					y = min(max(y, 0), 6)
+				}
+				fo[r*oc+j] = y
+			}
+		}
+	}
 }

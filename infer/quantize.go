@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -137,6 +138,22 @@ type LayerReport struct {
 	SQNR   float64 // dB, int8 dequantized against float
 	MaxAbs float64 // largest absolute difference
 	Scale  float32 // the tensor's quantization step
+}
+
+// MarshalJSON writes the report with SQNR null when it is not finite (a
+// layer int8 computes exactly has an infinite SQNR, which JSON cannot say).
+func (r LayerReport) MarshalJSON() ([]byte, error) {
+	var sqnr *float64
+	if !math.IsInf(r.SQNR, 0) && !math.IsNaN(r.SQNR) {
+		sqnr = &r.SQNR
+	}
+	return json.Marshal(struct {
+		Name   string
+		Op     Op
+		SQNR   *float64
+		MaxAbs float64
+		Scale  float32
+	}{r.Name, r.Op, sqnr, r.MaxAbs, r.Scale})
 }
 
 func (r LayerReport) String() string {

@@ -24,7 +24,9 @@ var update = flag.Bool("update", false, "rewrite testdata/int8-outputs.json from
 const goldenFile = "testdata/int8-outputs.json"
 
 // int8Digest runs an embedded model in int8 on a real photograph and hashes
-// its raw int8 outputs.
+// its raw int8 outputs, then its float32 outputs: those an int8 model writes
+// in float32 itself (score softmaxes, heads from int32 accumulators) must be
+// the same bits everywhere too.
 func int8Digest(t *testing.T, name string, im *infer.Image, threads int) string {
 	g, err := models.Load(name)
 	require.NoError(t, err)
@@ -39,6 +41,10 @@ func int8Digest(t *testing.T, name string, im *infer.Image, threads int) string 
 	for i := range m.NumOutputs() {
 		q, _, _ := s.OutputInt8(i)
 		h.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(q))), len(q)))
+	}
+	for i := range m.NumOutputs() {
+		f := s.Output(i)
+		h.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(f))), 4*len(f)))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -42,6 +42,7 @@ the report as JSON.`,
 		out := fs.String("out", "", "int8 .vq file to write")
 		report := fs.String("report", "", "also write the report as JSON to this file")
 		maxImages := fs.Int("max-images", 200, "use at most this many calibration images")
+		equalize := fs.Bool("equalize", false, "equalize the channel ranges of convolution pairs before calibrating (cross-layer equalization; for depthwise-separable models whose int8 SQNR collapses, such as BlazeFace)")
 		if code, done := fs.parse(args); done {
 			return code
 		}
@@ -56,15 +57,18 @@ the report as JSON.`,
 		if _, err := quant.NewObserver(*method); err != nil {
 			return fs.usageError("--method %q: %v", *method, err)
 		}
-		rep, err := quantizeModel(ctx, *in, *calib, *method, *out, *maxImages, stderr)
+		rep, err := quantizeModel(ctx, *in, *calib, *method, *out, *maxImages, *equalize, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "vigil quantize: %v\n", err)
 			return exitFail
 		}
 		printQuantReport(stdout, rep)
 		if *report != "" {
-			b, _ := json.MarshalIndent(rep, "", "  ")
-			if err := os.WriteFile(*report, append(b, '\n'), 0o644); err != nil {
+			b, err := json.MarshalIndent(rep, "", "  ")
+			if err == nil {
+				err = os.WriteFile(*report, append(b, '\n'), 0o644)
+			}
+			if err != nil {
 				fmt.Fprintf(stderr, "vigil quantize: report: %v\n", err)
 				return exitFail
 			}
@@ -76,12 +80,14 @@ the report as JSON.`,
 
 // quantReport is what `vigil quantize` measured.
 type quantReport struct {
-	Model   string              `json:"model"`
-	Method  string              `json:"method"`
-	Images  int                 `json:"images"`
-	Out     string              `json:"out"`
-	Layers  []infer.LayerReport `json:"layers"`
-	Outputs []outputAgreement   `json:"outputs"`
+	Model  string `json:"model"`
+	Method string `json:"method"`
+	Images int    `json:"images"`
+	Out    string `json:"out"`
+	// Equalized is the number of convolution pairs --equalize rescaled.
+	Equalized int                 `json:"equalized_pairs"`
+	Layers    []infer.LayerReport `json:"layers"`
+	Outputs   []outputAgreement   `json:"outputs"`
 }
 
 type outputAgreement struct {
@@ -128,7 +134,7 @@ func progress(w io.Writer, what string, done, total int) {
 	}
 }
 
-func quantizeModel(ctx context.Context, in, calibDir, method, out string, maxImages int, stderr io.Writer) (*quantReport, error) {
+func quantizeModel(ctx context.Context, in, calibDir, method, out string, maxImages int, equalize bool, stderr io.Writer) (*quantReport, error) {
 	g, err := loadFloatModel(in)
 	if err != nil {
 		return nil, err
@@ -173,10 +179,19 @@ func quantizeModel(ctx context.Context, in, calibDir, method, out string, maxIma
 	if len(samples) == 0 {
 		return nil, fmt.Errorf("no calibration image in %s could be read", calibDir)
 	}
-	fmt.Fprintf(stderr, "calibrating %d images with %s...\n", len(samples), method)
 	if g.Inputs[0].Shape[0] != 1 {
 		g.Inputs[0].Shape = shape
 	}
+	var equalized int
+	if equalize {
+		eq, er, err := infer.Equalize(g, samples)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(stderr, er)
+		g, equalized = eq, len(er.Pairs)
+	}
+	fmt.Fprintf(stderr, "calibrating %d images with %s...\n", len(samples), method)
 	ranges, err := infer.Calibrate(g, samples, method)
 	if err != nil {
 		return nil, err
@@ -188,7 +203,7 @@ func quantizeModel(ctx context.Context, in, calibDir, method, out string, maxIma
 		return nil, err
 	}
 	g.Ranges = ranges
-	rep := &quantReport{Model: in, Method: method, Images: len(samples), Out: out}
+	rep := &quantReport{Model: in, Method: method, Images: len(samples), Out: out, Equalized: equalized}
 	if rep.Layers, err = infer.LayerSQNR(g, samples[0]); err != nil {
 		return nil, err
 	}
@@ -258,7 +273,11 @@ func compareOutputs(fg, qg *infer.Graph, samples [][]float32, stderr io.Writer) 
 }
 
 func printQuantReport(w io.Writer, r *quantReport) {
-	fmt.Fprintf(w, "model %s, %s calibration on %d images -> %s\n\nper-layer SQNR (int8 against float, first image):\n", r.Model, r.Method, r.Images, r.Out)
+	fmt.Fprintf(w, "model %s, %s calibration on %d images -> %s\n", r.Model, r.Method, r.Images, r.Out)
+	if r.Equalized > 0 {
+		fmt.Fprintf(w, "equalized %d convolution pairs before calibrating\n", r.Equalized)
+	}
+	fmt.Fprintf(w, "\nper-layer SQNR (int8 against float, first image):\n")
 	for _, l := range r.Layers {
 		fmt.Fprintf(w, "  %s\n", l)
 	}

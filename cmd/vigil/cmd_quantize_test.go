@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-edge/vigil/infer"
+	"github.com/vigil-edge/vigil/models"
 )
 
 // smallFloatModel is a conv-relu-pool-dense classifier on 32x32 RGB with random weights.
@@ -65,6 +66,43 @@ func TestQuantizeCommand(t *testing.T) {
 		t.Logf("%s: output cosine int8 vs float %.5f (min %.5f)", method, rep.Outputs[0].MeanCosine, rep.Outputs[0].MinCosine)
 		assert.Greater(t, rep.Outputs[0].MeanCosine, 0.99)
 	}
+}
+
+// BlazeFace (ONNX) quantized with and without --equalize on the johns
+// chips, which fill its frame and so light up its 8x8 head, the one behind
+// the depthwise convolutions whose channels spread 250x.
+func TestQuantizeEqualize(t *testing.T) {
+	in, err := models.CachePath("blazeface", "face_detection_front_128x128_barracuda.onnx")
+	require.NoError(t, err, "run scripts/fetch-models.sh")
+	calib := filepath.Join("..", "..", "..", "shared", "testdata", "johns")
+	dir := t.TempDir()
+	minCos := map[bool]float64{}
+	for _, eq := range []bool{false, true} {
+		args := []string{"quantize", "--model", in, "--calib", calib, "--method", "minmax", "--max-images", "12",
+			"--out", filepath.Join(dir, "b.vq"), "--report", filepath.Join(dir, "r.json")}
+		if eq {
+			args = append(args, "--equalize")
+		}
+		code, stdout, stderr := run(args...)
+		require.Equal(t, 0, code, stderr)
+		var rep quantReport
+		b, err := os.ReadFile(filepath.Join(dir, "r.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &rep))
+		require.Len(t, rep.Outputs, 4)
+		minCos[eq] = 1
+		for _, o := range rep.Outputs {
+			minCos[eq] = min(minCos[eq], o.MinCosine)
+		}
+		if eq {
+			assert.Equal(t, 16, rep.Equalized, "BlazeFace's depthwise/pointwise pairs")
+			assert.Contains(t, stdout, "equalized 16 convolution pairs")
+		} else {
+			assert.Zero(t, rep.Equalized)
+		}
+	}
+	t.Logf("worst output cosine int8 vs float: %.4f plain, %.4f equalized", minCos[false], minCos[true])
+	assert.Greater(t, minCos[true], minCos[false])
 }
 
 func TestQuantizeCommandErrors(t *testing.T) {

@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -152,9 +151,9 @@ func images(dir string) ([]*infer.Image, error) {
 	return out, nil
 }
 
-// calibrationFrames pastes the johns chips onto 640x480 canvases: two to
-// four faces per frame at 40..200 pixels, on a background of smooth
-// gradients, with a fixed seed.
+// calibrationFrames pastes the johns chips onto 640x480 canvases
+// (detect.CalibrationScenes: two to four faces per frame at 40..200 pixels,
+// on smooth gradients, with a fixed seed).
 func (s *sources) calibrationFrames(c *Config) ([]*infer.Image, error) {
 	if s.frames != nil {
 		return s.frames, nil
@@ -163,40 +162,8 @@ func (s *sources) calibrationFrames(c *Config) ([]*infer.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(2026, 11))
-	const w, h = 640, 480
-	var frames []*infer.Image
-	for f := 0; f < 12; f++ {
-		im := infer.NewImage(w, h)
-		r0, g0, b0 := rng.IntN(200), rng.IntN(200), rng.IntN(200)
-		for y := range h {
-			for x := range w {
-				o := 3 * (y*w + x)
-				im.Pix[o] = uint8(r0 + 55*x/w)
-				im.Pix[o+1] = uint8(g0 + 55*y/h)
-				im.Pix[o+2] = uint8(b0 + 55*(x+y)/(w+h))
-			}
-		}
-		for k := 2 + rng.IntN(3); k > 0; k-- {
-			chip := chips[rng.IntN(len(chips))]
-			size := 40 + rng.IntN(161)
-			paste(im, chip, rng.IntN(w-size), rng.IntN(h-size), size)
-		}
-		frames = append(frames, im)
-	}
-	s.frames = frames
-	return frames, nil
-}
-
-// paste draws src scaled to size x size at (x0, y0) (nearest neighbour).
-func paste(dst, src *infer.Image, x0, y0, size int) {
-	for y := range size {
-		sy := y * src.H / size
-		for x := range size {
-			sx := x * src.W / size
-			copy(dst.Pix[3*((y0+y)*dst.W+x0+x):][:3], src.Pix[3*(sy*src.W+sx):][:3])
-		}
-	}
+	s.frames = detect.CalibrationScenes(chips, 640, 480, 12, 2026)
+	return s.frames, nil
 }
 
 func buildTinyFace(c *Config, s *sources) (*infer.Graph, error) {
