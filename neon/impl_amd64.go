@@ -427,6 +427,9 @@ func (u *dwUnit) set(q *Requant, wts []int8, c, cb int) bool {
 //go:noescape
 func depthwiseVNNI512(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
 
+//go:noescape
+func depthwiseVNNI512S2(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
+
 // wideDepthwise lets archDepthwiseWide run (tests switch it off).
 var wideDepthwise = true
 
@@ -434,16 +437,20 @@ var wideDepthwise = true
 // first pixels of the interior run [oxA, oxB) with depthwiseVNNI512, every
 // channel, and returns how many pixels of each run it did (0 when the
 // kernel does not apply: AVX-512 VBMI missing, channels not a multiple of
-// 64 nor 16 or 32 at stride 1, or parameters outside the fast epilogue).
+// 64 nor 16 or 32 at stride 1 nor 32 at stride 2, or parameters outside
+// the fast epilogue).
 func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant) int {
 	if cur.id != idVNNI512 || !wideDepthwise || !cpu.X86.HasAVX512VBMI || !cpu.X86.HasAVX512BW || oyA >= oyB || oxA >= oxB {
 		return 0
 	}
 	px := 1 // pixels per unit
+	pairs := false // two pixels at stride 2 (a direct call each: u stays on the stack)
 	switch {
 	case c%64 == 0:
 	case stride == 1 && (c == 16 || c == 32):
 		px = 64 / c
+	case stride == 2 && c == 32:
+		px, pairs = 2, true
 	default:
 		return 0
 	}
@@ -461,7 +468,11 @@ func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA
 			do := (oy*outW+oxA)*c + cb
 			_ = src[so+((n*px-1)*stride+2)*c+2*w*c+min(c, 64)-1]
 			_ = dst[do+(n*px-1)*c+min(c, 64)-1]
-			depthwiseVNNI512(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, &u)
+			if pairs {
+				depthwiseVNNI512S2(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, &u)
+			} else {
+				depthwiseVNNI512(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, &u)
+			}
 		}
 	}
 	return n * px
