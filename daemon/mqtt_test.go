@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,7 +108,14 @@ func subscribe(t *testing.T, broker string, tlsConf *tls.Config, persistentID st
 	if tlsConf != nil {
 		opts.SetTLSConfig(tlsConf)
 	}
+	// Subscribe again after a reconnection (broker restart tests), but not on the first
+	// connection: the subscriptions below wait for their SUBACK, and a second SUBSCRIBE to
+	// the same filter makes the broker send the retained messages twice.
+	var first atomic.Bool
 	opts.SetOnConnectHandler(func(c paho.Client) {
+		if first.CompareAndSwap(false, true) {
+			return
+		}
 		for _, tp := range topics {
 			c.Subscribe(tp, 1, nil)
 		}
