@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -147,5 +148,54 @@ func TestAddFastTaken(t *testing.T) {
 		var f addFast
 		assert.True(t, f.set(int32(r.IntN(256)-128), mA, sA, int32(r.IntN(256)-128), mB, sB, int32(r.IntN(256)-128), mO, sO, -128, 127),
 			"shifts %d %d %d", sA, sB, sO)
+	}
+}
+
+// TestAsmOffsets pins the byte offsets the assembly reads.
+func TestAsmOffsets(t *testing.T) {
+	var e epi
+	assert.Equal(t, []uintptr{0, 64, 128, 192, 256, 320, 384, 388, 392, 400, 464, 528, 592, 656, 660, 664, 668},
+		[]uintptr{unsafe.Offsetof(e.bias), unsafe.Offsetof(e.mult), unsafe.Offsetof(e.left), unsafe.Offsetof(e.right),
+			unsafe.Offsetof(e.rm1), unsafe.Offsetof(e.one), unsafe.Offsetof(e.lo), unsafe.Offsetof(e.hi), unsafe.Offsetof(e.zp),
+			unsafe.Offsetof(e.rndEven), unsafe.Offsetof(e.rndOdd), unsafe.Offsetof(e.shEven), unsafe.Offsetof(e.shOdd),
+			unsafe.Offsetof(e.min), unsafe.Offsetof(e.max), unsafe.Offsetof(e.fast), unsafe.Offsetof(e.multOdd)})
+	var u dwUnit
+	assert.Equal(t, []uintptr{0, 768, 1024, 1280, 1536, 1792, 2048, 2304, 2560, 2816, 2817},
+		[]uintptr{unsafe.Offsetof(u.w), unsafe.Offsetof(u.perm), unsafe.Offsetof(u.init), unsafe.Offsetof(u.multE),
+			unsafe.Offsetof(u.multO), unsafe.Offsetof(u.rndE), unsafe.Offsetof(u.rndO), unsafe.Offsetof(u.shE),
+			unsafe.Offsetof(u.shO), unsafe.Offsetof(u.min), unsafe.Offsetof(u.max)})
+	var f addFast
+	assert.Equal(t, []uintptr{0, 4, 8, 12, 16, 20, 21, 24, 32, 40, 48, 64, 80, 96, 104},
+		[]uintptr{unsafe.Offsetof(f.zpA), unsafe.Offsetof(f.zpB), unsafe.Offsetof(f.multA), unsafe.Offsetof(f.multB),
+			unsafe.Offsetof(f.multO), unsafe.Offsetof(f.min), unsafe.Offsetof(f.max), unsafe.Offsetof(f.rndA),
+			unsafe.Offsetof(f.rndB), unsafe.Offsetof(f.rndO), unsafe.Offsetof(f.shA), unsafe.Offsetof(f.shB),
+			unsafe.Offsetof(f.shO), unsafe.Offsetof(f.lshA), unsafe.Offsetof(f.lshB)})
+}
+
+// TestGemmFused runs shapes through the fused GEMM epilogue (whole pairs
+// of panels, blocks of 8 rows, the rest through the separate epilogue) and
+// checks it was taken.
+func TestGemmFused(t *testing.T) {
+	if !slices.Contains(Impls(), "amd64-avx512vnni") || !cpu.X86.HasAVX512VBMI {
+		t.Skip("no AVX-512 VNNI and VBMI")
+	}
+	defer SetImpl("amd64-avx512vnni")()
+	r := rand.New(rand.NewPCG(47, 48))
+	for _, s := range [][3]int{{8, 32, 16}, {37, 64, 40}, {33, 48, 27}, {16, 96, 576}, {9, 33, 5}, {64, 32, 1}} {
+		for range 4 {
+			c := randGemmCase(r, s[0], s[1], s[2])
+			for j := range c.q.Shift {
+				c.q.Shift[j] = int32(1 + r.IntN(22))
+			}
+			c.check(t)
+			var acc, acc2 [tileM * panelN]int32
+			var slots [8]epiSlot
+			p := Pack(c.w, c.n, c.k)
+			dst := make([]int8, (c.m-1)*c.ldd+c.n)
+			rows := min(c.m, tileM)
+			done, ok := archTile2Fused(idVNNI512, dst, 0, c.ldd, &acc, &acc2, c.a, 0, c.lda, rows, p, 0, tailWords(new([tileM]uint32), c.a, 0, c.lda, rows, c.k), c.q, &slots)
+			assert.True(t, ok, "%v", c)
+			assert.Equal(t, rows&^7, done, "%v", c)
+		}
 	}
 }

@@ -103,6 +103,17 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 		rows := min(tileM, m-i0)
 		tail := tailWords(&tw, a, i0*lda, lda, rows, p.K)
 		for pi := 0; pi < panels; {
+			if done, ok := archTile2Fused(cur.id, dst, i0*ldd+pi*panelN, ldd, &acc, &acc2, a, i0*lda, lda, rows, p, pi, tail, q, &slots); ok {
+				// Blocks of 8 rows are written; the rest are raw in acc, acc2.
+				if done < rows {
+					for t, ac := range [2]*[tileM * panelN]int32{&acc, &acc2} {
+						j0 := (pi + t) * panelN
+						archEpilogue(cur.id, dst, (i0+done)*ldd+j0, ldd, ac, rows-done, panelN, q, j0, &slots[(pi+t)%len(slots)])
+					}
+				}
+				pi += 2
+				continue
+			}
 			n := gemmTiles(&acc, &acc2, a, i0*lda, lda, rows, p, pi, panels, tail)
 			for t := 0; t < n; t++ {
 				ac := &acc

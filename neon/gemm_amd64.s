@@ -1885,3 +1885,268 @@ dws2_unit:
 dws2_done:
 	VZEROUPPER
 	RET
+
+// FEPI is the fast epilogue on accumulator A (bias included), up to x+zp
+// in int32, with one panel's parameters in registers (FEPILOAD). Clobbers
+// Z27, Z28.
+#define FEPI(A) \
+	VPSHUFD   $0xF5, A, Z27 \
+	VPMULDQ   Z16, A, Z28 \
+	VPMULDQ   Z17, Z27, Z27 \
+	VPADDQ    Z18, Z28, Z28 \
+	VPADDQ    Z19, Z27, Z27 \
+	VPSRAVQ   Z20, Z28, Z28 \
+	VPSRAVQ   Z21, Z27, Z27 \
+	VPBLENDMD Z27, Z28, K2, A
+
+// FEPILOAD loads the fast-epilogue parameters of the epi at E into
+// Z16-Z21 (free once the tile's products are done).
+#define FEPILOAD(E) \
+	VMOVDQU32 64(E), Z16 \
+	VMOVDQU32 668(E), Z17 \
+	VMOVDQU64 400(E), Z18 \
+	VMOVDQU64 464(E), Z19 \
+	VMOVDQU64 528(E), Z20 \
+	VMOVDQU64 592(E), Z21
+
+// FPACK4 narrows four rows of 16 channels (A0-A3, x+zp in int32) to
+// bytes with VPACKSSDW and VPACKSSWB, puts each row's 16 bytes together
+// (VPERMB with addPerm in Z24), clamps them to [Min, Max] (Z25, Z26) and
+// stores them at off of D, D+ldd, D+2*ldd, D+3*ldd (R11 = ldd, R13 = 3*ldd).
+#define FPACK4(A0, A1, A2, A3, X0, D, off) \
+	VPACKSSDW     A1, A0, A0 \
+	VPACKSSDW     A3, A2, A2 \
+	VPACKSSWB     A2, A0, A0 \
+	VPERMB        A0, Z24, A0 \
+	VPMAXSB       Z25, A0, A0 \
+	VPMINSB       Z26, A0, A0 \
+	VMOVDQU       X0, off(D) \
+	VEXTRACTI32X4 $1, A0, off(D)(R11*1) \
+	VEXTRACTI32X4 $2, A0, off(D)(R11*2) \
+	VEXTRACTI32X4 $3, A0, off(D)(R13*1)
+
+// func gemmVNNI512x2Fused(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, pstride int, init *int32, tail *[tileM]uint32, dst *int8, ldd int, initF *int32, eA, eB *epi)
+//
+// tileVNNI512x2 with the fast epilogue fused for whole blocks of 8 rows:
+// their accumulators start from initF (init plus the bias) and go
+// straight to bytes at dst (rows ldd apart, the two panels 16 bytes
+// apart), four rows per narrowing. The last rows%8 rows are left raw in
+// accA and accB from row 0, for the caller's epilogue.
+TEXT ·gemmVNNI512x2Fused(SB), NOSPLIT, $0-120
+	MOVQ accA+0(FP), DI
+	MOVQ accB+8(FP), R15
+	MOVQ a+16(FP), SI
+	MOVQ lda+24(FP), BX
+	MOVQ rows+32(FP), CX
+	MOVQ w+48(FP), R8
+	MOVQ pstride+56(FP), R14
+	MOVQ init+64(FP), R9
+	MOVQ tail+72(FP), R10
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 (R9), Z30
+	VMOVDQU32 64(R9), Z29
+	ADDQ R8, R14 // second panel
+	MOVQ initF+96(FP), AX
+	VMOVDQU32 (AX), Z22
+	VMOVDQU32 64(AX), Z23
+	VMOVDQU8  ·addPerm(SB), Z24
+	MOVQ eA+104(FP), AX
+	VPBROADCASTB 656(AX), Z25
+	VPBROADCASTB 660(AX), Z26
+	MOVL $0xAAAA, AX
+	KMOVW AX, K2
+
+v2f_block8:
+	CMPQ CX, $8
+	JLT  v2f_row1
+	VMOVDQA32 Z22, Z0
+	VMOVDQA32 Z23, Z8
+	VMOVDQA32 Z22, Z1
+	VMOVDQA32 Z23, Z9
+	VMOVDQA32 Z22, Z2
+	VMOVDQA32 Z23, Z10
+	VMOVDQA32 Z22, Z3
+	VMOVDQA32 Z23, Z11
+	VMOVDQA32 Z22, Z4
+	VMOVDQA32 Z23, Z12
+	VMOVDQA32 Z22, Z5
+	VMOVDQA32 Z23, Z13
+	VMOVDQA32 Z22, Z6
+	VMOVDQA32 Z23, Z14
+	VMOVDQA32 Z22, Z7
+	VMOVDQA32 Z23, Z15
+	MOVQ SI, R9
+	LEAQ (SI)(BX*1), R11
+	LEAQ (SI)(BX*4), R13
+	LEAQ (R13)(BX*1), DX
+	MOVQ R8, R12
+	MOVQ R14, R15
+	MOVQ groups+40(FP), AX
+	TESTQ AX, AX
+	JZ   v2f_tail8
+
+v2f_loop8:
+	VMOVDQU32 (R12), Z16
+	VMOVDQU32 (R15), Z17
+	VPBROADCASTD (R9), Z18
+	VPXORD       Z31, Z18, Z18
+	VPDPBUSD     Z16, Z18, Z0
+	VPDPBUSD     Z17, Z18, Z8
+	VPBROADCASTD (R11), Z19
+	VPXORD       Z31, Z19, Z19
+	VPDPBUSD     Z16, Z19, Z1
+	VPDPBUSD     Z17, Z19, Z9
+	VPBROADCASTD (R9)(BX*2), Z20
+	VPXORD       Z31, Z20, Z20
+	VPDPBUSD     Z16, Z20, Z2
+	VPDPBUSD     Z17, Z20, Z10
+	VPBROADCASTD (R11)(BX*2), Z21
+	VPXORD       Z31, Z21, Z21
+	VPDPBUSD     Z16, Z21, Z3
+	VPDPBUSD     Z17, Z21, Z11
+	VPBROADCASTD (R13), Z18
+	VPXORD       Z31, Z18, Z18
+	VPDPBUSD     Z16, Z18, Z4
+	VPDPBUSD     Z17, Z18, Z12
+	VPBROADCASTD (DX), Z19
+	VPXORD       Z31, Z19, Z19
+	VPDPBUSD     Z16, Z19, Z5
+	VPDPBUSD     Z17, Z19, Z13
+	VPBROADCASTD (R13)(BX*2), Z20
+	VPXORD       Z31, Z20, Z20
+	VPDPBUSD     Z16, Z20, Z6
+	VPDPBUSD     Z17, Z20, Z14
+	VPBROADCASTD (DX)(BX*2), Z21
+	VPXORD       Z31, Z21, Z21
+	VPDPBUSD     Z16, Z21, Z7
+	VPDPBUSD     Z17, Z21, Z15
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $4, R13
+	ADDQ $4, DX
+	ADDQ $64, R12
+	ADDQ $64, R15
+	DECQ AX
+	JNZ  v2f_loop8
+
+v2f_tail8:
+	TESTQ R10, R10
+	JZ    v2f_store8
+	VMOVDQU32 (R12), Z16
+	VMOVDQU32 (R15), Z17
+	VPBROADCASTD 0(R10), Z18
+	VPXORD       Z31, Z18, Z18
+	VPDPBUSD     Z16, Z18, Z0
+	VPDPBUSD     Z17, Z18, Z8
+	VPBROADCASTD 4(R10), Z19
+	VPXORD       Z31, Z19, Z19
+	VPDPBUSD     Z16, Z19, Z1
+	VPDPBUSD     Z17, Z19, Z9
+	VPBROADCASTD 8(R10), Z20
+	VPXORD       Z31, Z20, Z20
+	VPDPBUSD     Z16, Z20, Z2
+	VPDPBUSD     Z17, Z20, Z10
+	VPBROADCASTD 12(R10), Z21
+	VPXORD       Z31, Z21, Z21
+	VPDPBUSD     Z16, Z21, Z3
+	VPDPBUSD     Z17, Z21, Z11
+	VPBROADCASTD 16(R10), Z18
+	VPXORD       Z31, Z18, Z18
+	VPDPBUSD     Z16, Z18, Z4
+	VPDPBUSD     Z17, Z18, Z12
+	VPBROADCASTD 20(R10), Z19
+	VPXORD       Z31, Z19, Z19
+	VPDPBUSD     Z16, Z19, Z5
+	VPDPBUSD     Z17, Z19, Z13
+	VPBROADCASTD 24(R10), Z20
+	VPXORD       Z31, Z20, Z20
+	VPDPBUSD     Z16, Z20, Z6
+	VPDPBUSD     Z17, Z20, Z14
+	VPBROADCASTD 28(R10), Z21
+	VPXORD       Z31, Z21, Z21
+	VPDPBUSD     Z16, Z21, Z7
+	VPDPBUSD     Z17, Z21, Z15
+	ADDQ $32, R10
+
+v2f_store8:
+	MOVQ dst+80(FP), R9
+	MOVQ ldd+88(FP), R11
+	LEAQ (R11)(R11*2), R13
+	LEAQ (R9)(R11*4), DX
+	MOVQ eA+104(FP), R12
+	MOVQ eB+112(FP), R15
+	FEPILOAD(R12)
+	FEPI(Z0)
+	FEPI(Z1)
+	FEPI(Z2)
+	FEPI(Z3)
+	FEPI(Z4)
+	FEPI(Z5)
+	FEPI(Z6)
+	FEPI(Z7)
+	FEPILOAD(R15)
+	FEPI(Z8)
+	FEPI(Z9)
+	FEPI(Z10)
+	FEPI(Z11)
+	FEPI(Z12)
+	FEPI(Z13)
+	FEPI(Z14)
+	FEPI(Z15)
+	FPACK4(Z0, Z1, Z2, Z3, X0, R9, 0)
+	FPACK4(Z4, Z5, Z6, Z7, X4, DX, 0)
+	FPACK4(Z8, Z9, Z10, Z11, X8, R9, 16)
+	FPACK4(Z12, Z13, Z14, Z15, X12, DX, 16)
+	LEAQ (R9)(R11*8), R9
+	MOVQ R9, dst+80(FP)
+	LEAQ (SI)(BX*8), SI
+	SUBQ $8, CX
+	JMP  v2f_block8
+
+v2f_row1:
+	TESTQ CX, CX
+	JZ    v2f_done
+	VMOVDQA32 Z30, Z0
+	VMOVDQA32 Z29, Z8
+	MOVQ SI, R9
+	MOVQ R8, R12
+	MOVQ R14, R15
+	MOVQ groups+40(FP), AX
+	TESTQ AX, AX
+	JZ   v2f_tail1
+
+v2f_loop1:
+	VPBROADCASTD (R9), Z18
+	VPXORD       Z31, Z18, Z18
+	VPDPBUSD     (R12), Z18, Z0
+	VPDPBUSD     (R15), Z18, Z8
+	ADDQ $4, R9
+	ADDQ $64, R12
+	ADDQ $64, R15
+	DECQ AX
+	JNZ  v2f_loop1
+
+v2f_tail1:
+	TESTQ R10, R10
+	JZ    v2f_store1
+	VPBROADCASTD (R10), Z18
+	VPXORD       Z31, Z18, Z18
+	VPDPBUSD     (R12), Z18, Z0
+	VPDPBUSD     (R15), Z18, Z8
+	ADDQ $4, R10
+
+v2f_store1:
+	MOVQ accB+8(FP), R15
+	VMOVDQU32 Z0, (DI)
+	VMOVDQU32 Z8, (R15)
+	ADDQ $64, DI
+	ADDQ $64, R15
+	MOVQ R15, accB+8(FP)
+	ADDQ BX, SI
+	DECQ CX
+	JMP  v2f_row1
+
+v2f_done:
+	VZEROUPPER
+	RET

@@ -99,6 +99,7 @@ type epi struct {
 	min     int32             // 656: Min
 	max     int32             // 660: Max
 	fast    bool              // 664
+	multOdd [panelN]int32     // 668: mult of lane 2m+1 at lane 2m (gemmVNNI512x2Fused)
 }
 
 // fastParams gives the fast epilogue's rounding constant and the shifts
@@ -167,7 +168,8 @@ func (s *epiSlot) epilogue(id int, dst *int8, ldd int, acc *[tileM * panelN]int3
 	}
 }
 
-func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int, s *epiSlot) bool {
+// update makes s hold the epilogue of channels j0 .. j0+nj-1 of q.
+func (s *epiSlot) update(q *Requant, j0, nj int) {
 	if s.q != q || s.j0 != j0 || s.nj != nj {
 		s.e.set(q, j0, nj)
 		s.q, s.j0, s.nj = q, j0, nj
@@ -176,6 +178,10 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 			s.noLeft = s.noLeft && sh >= 0
 		}
 	}
+}
+
+func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, rows, nj int, q *Requant, j0 int, s *epiSlot) bool {
+	s.update(q, j0, nj)
 	if nj == panelN {
 		_ = dst[off+(rows-1)*ldd+panelN-1]
 		s.epilogue(id, &dst[off], ldd, acc, rows)
@@ -202,6 +208,9 @@ func (e *epi) set(q *Requant, j0, nj int) {
 			e.rm1[j], e.one[j] = s-1, 1
 		}
 		e.fast = e.setFast(j, mult[j], s, q.ZeroPoint) && e.fast
+		if j%2 == 1 {
+			e.multOdd[j-1] = mult[j]
+		}
 	}
 	for j := nj; j < panelN; j++ {
 		e.setFast(j, 0, 0, q.ZeroPoint) // unused lanes: any valid parameters
@@ -239,8 +248,9 @@ func depthwiseAVX512(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int1
 func depthwiseAVX512Fast(dst, src *int8, n, c, rowStride, pixStep int, wp *[160]int16, e *epi)
 
 // fastEpilogue lets the AVX-512 kernels take the fast epilogue where the
-// parameters allow it (tests switch it off to compare).
-var fastEpilogue = true
+// parameters allow it, and fusedGemm lets Gemm fuse it into the tile
+// kernel (tests and benchmarks switch them off to compare).
+var fastEpilogue, fusedGemm = true, true
 
 func dwKernel(dst, src *int8, n, c, rowStride, pixStep int, k *dwBlock) {
 	if cur.id == idVNNI512 && k.e.fast && fastEpilogue {
@@ -443,7 +453,7 @@ func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA
 	if cur.id != idVNNI512 || !wideDepthwise || !cpu.X86.HasAVX512VBMI || !cpu.X86.HasAVX512BW || oyA >= oyB || oxA >= oxB {
 		return 0
 	}
-	px := 1 // pixels per unit
+	px := 1        // pixels per unit
 	pairs := false // two pixels at stride 2 (a direct call each: u stays on the stack)
 	switch {
 	case c%64 == 0:
@@ -519,3 +529,36 @@ func (f *addFast) set(zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, sh
 
 //go:noescape
 func addAVX512(dst, a, b *int8, n int, f *addFast)
+
+//go:noescape
+func gemmVNNI512x2Fused(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, pstride int, init *int32, tail *[tileM]uint32, dst *int8, ldd int, initF *int32, eA, eB *epi)
+
+// archTile2Fused computes panels pi and pi+1 of rows a[off:] with the
+// epilogue fused into the tile kernel, writing dst[doff:] directly, where
+// both panels are whole and take the fast epilogue (AVX-512 VNNI and
+// VBMI). It returns how many rows (whole blocks of 8) it wrote and
+// whether it ran: the other rows' raw accumulators are then in acc and
+// acc2 from row 0.
+func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32, q *Requant, slots *[8]epiSlot) (int, bool) {
+	j0 := pi * panelN
+	if id != idVNNI512 || !fastEpilogue || !fusedGemm || rows < 8 || p.K == 0 || j0+2*panelN > p.N || !cpu.X86.HasAVX512VBMI {
+		return 0, false
+	}
+	sA, sB := &slots[pi%len(slots)], &slots[(pi+1)%len(slots)]
+	sA.update(q, j0, panelN)
+	sB.update(q, j0+panelN, panelN)
+	if !sA.e.fast || !sB.e.fast {
+		return 0, false
+	}
+	var initF [2 * panelN]int32
+	for j := range initF {
+		initF[j] = p.comp[j0+j] + q.Bias[j0+j]
+	}
+	done := rows &^ 7
+	_ = dst[doff+(done-1)*ldd+2*panelN-1]
+	_ = p.comp[j0+2*panelN-1]
+	_ = p.data[(pi+2)*p.kp*panelN-1]
+	gemmVNNI512x2Fused(acc, acc2, &a[off], lda, rows, p.K/groupK, &p.data[pi*p.kp*panelN], p.kp*panelN, &p.comp[j0], tail,
+		&dst[doff], ldd, &initF[0], &sA.e, &sB.e)
+	return done, true
+}

@@ -196,3 +196,7 @@ func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pi
 func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant) int {
 	return 0
 }
+
+func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32, q *Requant, slots *[8]epiSlot) (int, bool) {
+	return 0, false
+}

@@ -35,3 +35,7 @@ func archMax(dst, src []int8) int { return 0 }
 func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
 	return false
 }
+
+func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32, q *Requant, slots *[8]epiSlot) (int, bool) {
+	return 0, false
+}
