@@ -4,6 +4,8 @@ package infer
 // and 3x3 depthwise (see the notes at the top of exec_int8.go).
 
 import (
+	"unsafe"
+
 	"github.com/vigil-edge/vigil/neon"
 )
 
@@ -213,7 +215,7 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 		l.kind = convDepthwise
 		l.dw3 = l.ocg == 1 && g.kh == 3 && g.kw == 3 && g.sh == g.sw && (g.sh == 1 || g.sh == 2)
 		if l.dw3 && prepadDepthwise {
-			m.scratchB = max(m.scratchB, ((g.oh-1)*g.sh+3)*((g.ow-1)*g.sw+3)*g.c)
+			m.scratchB = max(m.scratchB, ((g.oh-1)*g.sh+3)*((g.ow-1)*g.sw+3)*g.c+63)
 		}
 		if !l.dw3 {
 			m.scratchI = max(m.scratchI, g.oc)
@@ -223,7 +225,7 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 	case cw.seg > 0:
 		l.kind = convIm2col
 		l.direct = directGeom(&g, cw.seg, cw.rows)
-		m.scratchB = max(m.scratchB, l.direct.bufLen(&g, l.direct.chunk))
+		m.scratchB = max(m.scratchB, l.direct.bufLen(&g, l.direct.chunk)+63)
 	default:
 		l.kind = convIm2col
 		l.lda = l.packed[0].K
@@ -264,6 +266,7 @@ func (d *directQ) bufLen(g *convGeom, n int) int {
 // zero point) written out, as depthwisePadded does: every window is then
 // inside the copy and the taps are plain offsets.
 func (l *convQ) directRows(in, out []int8, lo, hi int, scratch []int8) {
+	scratch = align64(scratch)
 	g, d := l.g, l.direct
 	c := g.c
 	dil := max(g.dil, 1)
@@ -454,6 +457,14 @@ func fill8(b []int8, v int8) {
 	}
 }
 
+// align64 drops the first bytes of b up to a 64-byte boundary (callers
+// size their scratch 63 bytes larger): the kernels load 64 bytes at a time
+// from the padded rows, and rows of a multiple of 64 channels then never
+// split a cache line.
+func align64(b []int8) []int8 {
+	return b[int(-uintptr(unsafe.Pointer(unsafe.SliceData(b)))&63):]
+}
+
 // prepadDepthwise makes 3x3 depthwise convolutions read a copy of their
 // input rows with the padding written out (tests switch it off).
 var prepadDepthwise = true
@@ -466,6 +477,7 @@ var prepadDepthwise = true
 // window in neon.DepthwiseConv3x3. The kernel sees the same values either
 // way, so the bytes are the same.
 func (l *convQ) depthwisePadded(in, out []int8, lo, hi int, scratch []int8) {
+	scratch = align64(scratch)
 	g := l.g
 	c := g.c
 	pad := int8(l.in.zp)

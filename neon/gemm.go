@@ -1,6 +1,9 @@
 package neon
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Panel geometry of Packed weights, shared by every implementation.
 const (
@@ -36,8 +39,8 @@ func Pack(w []int8, n, k int) *Packed {
 	}
 	kp := (k + groupK - 1) / groupK * groupK
 	panels := (n + panelN - 1) / panelN
-	p := &Packed{N: n, K: k, RowSum: make([]int32, n), kp: kp, data: make([]int8, panels*kp*panelN),
-		comp: make([]int32, panels*panelN)}
+	p := &Packed{N: n, K: k, RowSum: make([]int32, n), kp: kp, data: aligned64[int8](panels * kp * panelN),
+		comp: aligned64[int32](panels * panelN)}
 	for j := 0; j < n; j++ {
 		row := w[j*k : j*k+k]
 		base := (j/panelN)*kp*panelN + (j%panelN)*groupK
@@ -226,4 +229,15 @@ func tailWords(tw *[tileM]uint32, a []int8, off, lda, rows, k int) *[tileM]uint3
 		}
 	}
 	return tw
+}
+
+// aligned64 makes a zeroed slice of n elements starting on a 64-byte
+// boundary: the kernels load panels and their constants 64 bytes at a
+// time, and a load that splits two cache lines costs about twice as much.
+func aligned64[T int8 | int32](n int) []T {
+	var z T
+	extra := 64 / int(unsafe.Sizeof(z))
+	b := make([]T, n+extra)
+	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b)))&63) / int(unsafe.Sizeof(z))
+	return b[off : off+n : off+n]
 }
