@@ -159,10 +159,12 @@ func runDaemon(ctx context.Context, path string, cfg *daemon.Config, log *slog.L
 					log.Error("SIGHUP: configuration not reloaded", "err", err)
 					continue
 				}
+				// A configuration still waiting is stale: replace it (this is the only sender).
 				select {
-				case reload <- nc:
+				case <-reload:
 				default:
 				}
+				reload <- nc
 			}
 		}
 	}()
@@ -178,12 +180,7 @@ func runDaemon(ctx context.Context, path string, cfg *daemon.Config, log *slog.L
 		Gallery:         eng,
 		Annotate:        ann.Annotate,
 		RecognizerModel: eng.enrolEmb.Name(),
-		Reload: func(nc *daemon.Config) error {
-			if _, err := gal.Reload(); err != nil {
-				return err
-			}
-			return eng.rebuildMatcher(nc)
-		},
+		Reload:          eng.reload,
 	}
 	// daemon.Run closes the sources from here on.
 	owned := sources
@@ -327,6 +324,22 @@ func (e *runEngine) rebuildMatcher(c *daemon.Config) error {
 	}
 	sort.Strings(names)
 	e.log.Info("gallery loaded", "identities", len(names), "names", strings.Join(names, ","), "threshold", th)
+	return nil
+}
+
+// reload applies a configuration re-read on SIGHUP: the gallery from disk and the distance.
+// From then on enrolments and removals rebuild the matcher with it, not with the file the
+// daemon started with (which would undo a reloaded thresholds.distance).
+func (e *runEngine) reload(nc *daemon.Config) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.gallery.Reload(); err != nil {
+		return err
+	}
+	if err := e.rebuildMatcher(nc); err != nil {
+		return err
+	}
+	e.cfg = nc
 	return nil
 }
 
