@@ -407,3 +407,50 @@ func TestDirectConvBitIdentical(t *testing.T) {
 	require.Greater(t, direct, 30)
 	require.Greater(t, dilated, 5)
 }
+
+// TestQuantizeAVX512Ties drives the AVX-512 input quantization to the
+// products where rounding half away from zero is delicate: exact ties
+// k+1/2 and the doubles just beside them, 0.49999999999999994 included
+// (x = 1 times that inv), against math.Round.
+func TestQuantizeAVX512Ties(t *testing.T) {
+	if !quantizeSIMD {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(25, 26))
+	check := func(src []float32, inv float64, zp int32) {
+		t.Helper()
+		dst := make([]int8, len(src))
+		require.Equal(t, len(src), quantizeAVX512(&dst[0], &src[0], len(src), inv, zp))
+		for i, x := range src {
+			v := math.Round(float64(x)*inv) + float64(zp)
+			if want := int8(min(max(v, -128), 127)); dst[i] != want {
+				require.Equal(t, want, dst[i], "x=%v inv=%v t=%v zp=%d", x, inv, float64(x)*inv, zp)
+			}
+		}
+	}
+	ones := make([]float32, 16)
+	for i := range ones {
+		ones[i] = []float32{1, -1}[i%2]
+	}
+	for _, inv := range []float64{0.49999999999999994, 0.5, math.Nextafter(0.5, 1), 1.5, math.Nextafter(1.5, 0), math.Nextafter(1.5, 2),
+		2.5, math.Nextafter(2.5, 0), 127.5, math.Nextafter(127.5, 0), 0.25 - 1e-17, 1023.5, math.Nextafter(1023.5, 2000)} {
+		check(ones, inv, 0)
+		check(ones, inv, -3)
+	}
+	for range 20000 {
+		src := make([]float32, 16)
+		k := float64(r.IntN(400) - 200)
+		for i := range src {
+			src[i] = float32(r.Float64()*4 + 0.01)
+			if r.IntN(2) == 0 {
+				src[i] = -src[i]
+			}
+		}
+		// An inv putting src[0] on a tie, then nudged by up to 2 ulps.
+		inv := (k + 0.5) / float64(src[0])
+		for range r.IntN(3) {
+			inv = math.Nextafter(inv, []float64{0, 1e9}[r.IntN(2)])
+		}
+		check(src, inv, int32(r.IntN(256)-128))
+	}
+}

@@ -4,8 +4,12 @@
 
 // func quantizeAVX512(dst *int8, src *float32, n int, inv float64, zp int32) int
 // Per 8 floats: t = float64(x)*inv, clamped to [-1024, 1024] (beyond, the
-// result saturates either way); r = trunc(t); the rounding step is
-// trunc(2*(t-r)) (t-r is exact); q = sat8(r + step + zp).
+// result saturates either way); q = sat8(trunc(t + copysign(h, t)) + zp)
+// with h = 0.49999999999999994, the largest double below 1/2: that is
+// round half away from zero, exactly, for |t| <= 2^52. (|t|+h is exact or
+// rounds within its binade without reaching the next integer, except for
+// ties k+1/2, which it rounds up to k+1 as wanted; adding 1/2 instead
+// would round t = h itself up to 1.)
 TEXT ·quantizeAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -17,6 +21,10 @@ TEXT ·quantizeAVX512(SB), NOSPLIT, $0-48
 	VPBROADCASTQ AX, Z2
 	MOVQ $0xC090000000000000, AX // -1024.0
 	VPBROADCASTQ AX, Z3
+	MOVQ $0x3FDFFFFFFFFFFFFF, AX // 0.49999999999999994
+	VPBROADCASTQ AX, Z8
+	MOVQ $0x8000000000000000, AX // sign bit
+	VPBROADCASTQ AX, Z9
 	XORQ DX, DX
 
 loop:
@@ -35,22 +43,18 @@ loop:
 	VMAXPD    Z3, Z5, Z5
 	VMINPD    Z2, Z4, Z4
 	VMINPD    Z2, Z5, Z5
-	VRNDSCALEPD $11, Z4, Z6 // truncate, no precision exception
-	VRNDSCALEPD $11, Z5, Z7
-	VSUBPD    Z6, Z4, Z4 // t - trunc(t), exact
-	VSUBPD    Z7, Z5, Z5
-	VADDPD    Z4, Z4, Z4
-	VADDPD    Z5, Z5, Z5
-	VCVTTPD2DQ Z6, Y6
-	VCVTTPD2DQ Z7, Y7
+	VMOVDQA64 Z8, Z6
+	VMOVDQA64 Z8, Z7
+	VPTERNLOGQ $0xF8, Z9, Z4, Z6 // h | (t & sign)
+	VPTERNLOGQ $0xF8, Z9, Z5, Z7
+	VADDPD    Z6, Z4, Z4
+	VADDPD    Z7, Z5, Z5
 	VCVTTPD2DQ Z4, Y4
 	VCVTTPD2DQ Z5, Y5
-	VINSERTI64X4 $1, Y7, Z6, Z6
 	VINSERTI64X4 $1, Y5, Z4, Z4
-	VPADDD    Z4, Z6, Z6
-	VPADDD    Z1, Z6, Z6
-	VPMOVSDB  Z6, X6
-	VMOVDQU   X6, (DI)(DX*1)
+	VPADDD    Z1, Z4, Z4
+	VPMOVSDB  Z4, X4
+	VMOVDQU   X4, (DI)(DX*1)
 	ADDQ      $16, DX
 	JMP       loop
 

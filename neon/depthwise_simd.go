@@ -16,6 +16,9 @@ func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW
 	// The first pixels of every interior run may be done already, for all
 	// channels, by a wider kernel: [oxA, oxW).
 	oxW := oxA + archDepthwiseWide(dst, src, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB, wts, q)
+	if oxW > oxA && oxW == oxB && oyA == 0 && oyB == outH && oxA == 0 && oxB == outW {
+		return c16 // every pixel was interior and is done (pre-padded input)
+	}
 	var k dwBlock
 	var win [9 * 16]int8
 	for cb := 0; cb < c16; cb += 16 {
