@@ -271,6 +271,12 @@ func (l *convQ) directRows(in, out []int8, lo, hi int, scratch []int8) {
 	c := g.c
 	dil := max(g.dil, 1)
 	pad := int8(l.in.zp)
+	// Where the kernel reads a biased source natively, the copy writes it
+	// so (XOR 0x80, as fast as a copy) and saves a XOR per broadcast.
+	biased := neon.DirectBiased()
+	if biased {
+		pad ^= -128
+	}
 	pl := min(d.pl, d.wp)
 	cols := max(0, min(g.w, d.wp-pl))
 	for r := lo; r < hi; {
@@ -287,12 +293,20 @@ func (l *convQ) directRows(in, out []int8, lo, hi int, scratch []int8) {
 			}
 			fill8(row[:pl*c], pad)
 			o := (n*g.h + iy) * g.w * c
-			copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			if biased {
+				neon.XorCopy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			} else {
+				copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			}
 			fill8(row[(pl+cols)*c:], pad)
 		}
 		fill8(buf[rows*d.wp*c:], pad)
 		dst := out[((n*g.oh+oy0)*g.ow)*g.oc : ((n*g.oh+oy1)*g.ow)*g.oc]
-		neon.ConvDirect(dst, g.oc, buf, oy1-oy0, g.ow, g.sh*d.wp*c, g.sw*c, d.taps, l.packed[0], l.q[0])
+		if biased {
+			neon.ConvDirectBiased(dst, g.oc, buf, oy1-oy0, g.ow, g.sh*d.wp*c, g.sw*c, d.taps, l.packed[0], l.q[0])
+		} else {
+			neon.ConvDirect(dst, g.oc, buf, oy1-oy0, g.ow, g.sh*d.wp*c, g.sw*c, d.taps, l.packed[0], l.q[0])
+		}
 		r += oy1 - oy0
 	}
 }

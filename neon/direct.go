@@ -20,6 +20,38 @@ const directBuf = 4096
 // offset >= 0. Like Gemm it allocates nothing and is safe for concurrent
 // use on disjoint outputs.
 func ConvDirect(dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) {
+	convDirect(dst, ldd, src, rows, cols, rowStep, pixStep, taps, p, q, false)
+}
+
+// ConvDirectBiased is ConvDirect on a source holding every activation
+// XOR 0x80 (the byte activation+128, as XorCopy writes it): the VNNI
+// kernels multiply unsigned by signed bytes and would otherwise flip every
+// activation they broadcast. DirectBiased says whether the selected
+// implementation reads it natively; the others undo the bias while
+// gathering their im2col rows, which costs more than ConvDirect.
+func ConvDirectBiased(dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) {
+	convDirect(dst, ldd, src, rows, cols, rowStep, pixStep, taps, p, q, true)
+}
+
+// DirectBiased reports whether ConvDirectBiased runs natively on the
+// selected implementation (AVX-512 VNNI): callers that can write their
+// source biased for free should then use it.
+func DirectBiased() bool { return archDirectBiased(cur.id) }
+
+// XorCopy writes dst[i] = src[i] ^ -128 (the byte src[i]+128, reinterpreted)
+// for i < len(src): the biased source of ConvDirectBiased.
+func XorCopy(dst, src []int8) {
+	dst = dst[:len(src)]
+	if cur.id != 0 {
+		n := archXorCopy(dst, src)
+		dst, src = dst[n:], src[n:]
+	}
+	for i, v := range src {
+		dst[i] = v ^ -128
+	}
+}
+
+func convDirect(dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant, biased bool) {
 	if len(taps) == 0 || p.K%len(taps) != 0 || p.K/len(taps)%groupK != 0 || p.K > directBuf ||
 		rows < 0 || cols < 0 || rowStep < 0 || pixStep < 0 || ldd < p.N {
 		panic(fmt.Sprintf("neon.ConvDirect: %d taps for K=%d (need whole groups of 4 per tap, K <= %d), %dx%d pixels, steps %d, %d, ldd=%d N=%d",
@@ -42,7 +74,7 @@ func ConvDirect(dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep in
 	_ = q.Bias[p.N-1]
 	_ = q.Mult[p.N-1]
 	_ = q.Shift[p.N-1]
-	if cur.id != 0 && archDirect(cur.id, dst, ldd, src, rows, cols, rowStep, pixStep, taps, p, q) {
+	if cur.id != 0 && archDirect(cur.id, dst, ldd, src, rows, cols, rowStep, pixStep, taps, p, q, biased) {
 		return
 	}
 	// Portable path: im2col rows in chunks on the stack, then Gemm.
@@ -54,7 +86,11 @@ func ConvDirect(dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep in
 			for i := range n {
 				for t, o := range taps {
 					s := r*rowStep + (i0+i)*pixStep + o
-					copy(a[i*p.K+t*seg:i*p.K+(t+1)*seg], src[s:s+seg])
+					if biased {
+						XorCopy(a[i*p.K+t*seg:i*p.K+(t+1)*seg], src[s:s+seg])
+					} else {
+						copy(a[i*p.K+t*seg:i*p.K+(t+1)*seg], src[s:s+seg])
+					}
 				}
 			}
 			Gemm(dst[(r*cols+i0)*ldd:], ldd, a[:n*p.K], p.K, n, p, q)

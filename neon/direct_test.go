@@ -41,7 +41,26 @@ func (c directCase) check(t *testing.T) bool {
 	for i := range buf {
 		buf[i] = canary
 	}
-	ConvDirect(buf[8:], c.ldd, c.src, c.rows, c.cols, c.rowStep, c.pixStep, c.taps, Pack(c.w, c.n, k), c.q)
+	pk := Pack(c.w, c.n, k)
+	ConvDirect(buf[8:], c.ldd, c.src, c.rows, c.cols, c.rowStep, c.pixStep, c.taps, pk, c.q)
+	if !c.compare(t, buf, want) {
+		return false
+	}
+	// The same on the biased source.
+	for i := range buf {
+		buf[i] = canary
+	}
+	biased := make([]int8, len(c.src))
+	XorCopy(biased, c.src)
+	ConvDirectBiased(buf[8:], c.ldd, biased, c.rows, c.cols, c.rowStep, c.pixStep, c.taps, pk, c.q)
+	return c.compare(t, buf, want)
+}
+
+// compare checks ConvDirect's output in buf (8 canaries first) against the
+// oracle's accumulators.
+func (c directCase) compare(t *testing.T, buf []int8, want []int32) bool {
+	t.Helper()
+	m := c.rows * c.cols
 	for idx := range buf {
 		i, j := (idx-8)/c.ldd, (idx-8)%c.ldd
 		if idx < 8 || i >= m || j >= c.n {
@@ -196,4 +215,22 @@ func BenchmarkConvDirect(b *testing.B) {
 			benchOps(b, 2*float64(8*160*16*27), func() { ConvDirect(dst, 16, c.src, 8, 160, 2*963, 6, []int{0, 963, 2 * 963}, p, c.q) })
 		})
 	}
+}
+
+func TestXorCopy(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(59, 60))
+		for n := 0; n <= 300; n++ {
+			src := randInt8s(r, n, -128, 127)
+			dst := make([]int8, n+1)
+			dst[n] = canary
+			XorCopy(dst, src)
+			require.Equal(t, canary, dst[n])
+			for i, v := range src {
+				if dst[i] != int8(uint8(v)^0x80) {
+					require.Equal(t, int8(uint8(v)^0x80), dst[i], "n=%d i=%d", n, i)
+				}
+			}
+		}
+	})
 }

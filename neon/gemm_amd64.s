@@ -2150,3 +2150,154 @@ v2f_store1:
 v2f_done:
 	VZEROUPPER
 	RET
+
+// func tileDirectVNNI512B(acc *[tileM * panelN]int32, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32)
+//
+// tileDirectVNNI512 on a source already biased by XOR 0x80 (ConvDirectBiased):
+// no XOR per broadcast.
+TEXT ·tileDirectVNNI512B(SB), NOSPLIT, $0-72
+	MOVQ acc+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ pixStep+16(FP), BX
+	MOVQ rows+24(FP), CX
+	MOVQ taps+32(FP), R8
+	MOVQ w+56(FP), R14
+	MOVQ init+64(FP), R9
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 (R9), Z30
+	LEAQ (BX)(BX*2), R13
+
+dirb_block8:
+	CMPQ CX, $8
+	JLT  dirb_row1
+	VMOVDQA32 Z30, Z0
+	VMOVDQA32 Z30, Z1
+	VMOVDQA32 Z30, Z2
+	VMOVDQA32 Z30, Z3
+	VMOVDQA32 Z30, Z4
+	VMOVDQA32 Z30, Z5
+	VMOVDQA32 Z30, Z6
+	VMOVDQA32 Z30, Z7
+	MOVQ R14, R12
+	MOVQ R8, R15
+	MOVQ ntaps+40(FP), AX
+
+dirb_tap8:
+	MOVQ (R15), R9
+	ADDQ SI, R9
+	LEAQ (R9)(BX*4), R11
+	MOVQ gpt+48(FP), DX
+
+dirb_group8:
+	VMOVDQU32    (R12), Z16
+	VPBROADCASTD (R9), Z8
+	VPBROADCASTD (R9)(BX*1), Z9
+	VPBROADCASTD (R9)(BX*2), Z10
+	VPBROADCASTD (R9)(R13*1), Z11
+	VPBROADCASTD (R11), Z12
+	VPBROADCASTD (R11)(BX*1), Z13
+	VPBROADCASTD (R11)(BX*2), Z14
+	VPBROADCASTD (R11)(R13*1), Z15
+	VPDPBUSD     Z16, Z8, Z0
+	VPDPBUSD     Z16, Z9, Z1
+	VPDPBUSD     Z16, Z10, Z2
+	VPDPBUSD     Z16, Z11, Z3
+	VPDPBUSD     Z16, Z12, Z4
+	VPDPBUSD     Z16, Z13, Z5
+	VPDPBUSD     Z16, Z14, Z6
+	VPDPBUSD     Z16, Z15, Z7
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  dirb_group8
+	ADDQ $8, R15
+	DECQ AX
+	JNZ  dirb_tap8
+	VMOVDQU32 Z0, 0(DI)
+	VMOVDQU32 Z1, 64(DI)
+	VMOVDQU32 Z2, 128(DI)
+	VMOVDQU32 Z3, 192(DI)
+	VMOVDQU32 Z4, 256(DI)
+	VMOVDQU32 Z5, 320(DI)
+	VMOVDQU32 Z6, 384(DI)
+	VMOVDQU32 Z7, 448(DI)
+	ADDQ $512, DI
+	LEAQ (SI)(BX*8), SI
+	SUBQ $8, CX
+	JMP  dirb_block8
+
+dirb_row1:
+	TESTQ CX, CX
+	JZ    dirb_done
+	VMOVDQA32 Z30, Z0
+	MOVQ R14, R12
+	MOVQ R8, R15
+	MOVQ ntaps+40(FP), AX
+
+dirb_tap1:
+	MOVQ (R15), R9
+	ADDQ SI, R9
+	MOVQ gpt+48(FP), DX
+
+dirb_group1:
+	VPBROADCASTD (R9), Z5
+	VPDPBUSD     (R12), Z5, Z0
+	ADDQ $4, R9
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  dirb_group1
+	ADDQ $8, R15
+	DECQ AX
+	JNZ  dirb_tap1
+	VMOVDQU32 Z0, (DI)
+	ADDQ $64, DI
+	ADDQ BX, SI
+	DECQ CX
+	JMP  dirb_row1
+
+dirb_done:
+	VZEROUPPER
+	RET
+
+// func xorCopyAVX2(dst, src *int8, n int)
+//
+// dst[i] = src[i] ^ 0x80 for n (a multiple of 32) bytes.
+TEXT ·xorCopyAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVL $0x80808080, AX
+	MOVL AX, X1
+	VPBROADCASTD X1, Y1
+
+xc_loop:
+	CMPQ CX, $128
+	JLT  xc_32
+	VPXOR   (SI), Y1, Y0
+	VPXOR   32(SI), Y1, Y2
+	VPXOR   64(SI), Y1, Y3
+	VPXOR   96(SI), Y1, Y4
+	VMOVDQU Y0, (DI)
+	VMOVDQU Y2, 32(DI)
+	VMOVDQU Y3, 64(DI)
+	VMOVDQU Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $128, CX
+	JMP  xc_loop
+
+xc_32:
+	TESTQ CX, CX
+	JZ    xc_done
+	VPXOR   (SI), Y1, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $32, CX
+	JMP  xc_32
+
+xc_done:
+	VZEROUPPER
+	RET

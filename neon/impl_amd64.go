@@ -351,10 +351,29 @@ func archMax(dst, src []int8) int {
 //go:noescape
 func tileDirectVNNI512(acc *[tileM * panelN]int32, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32)
 
+//go:noescape
+func tileDirectVNNI512B(acc *[tileM * panelN]int32, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32)
+
+func archDirectBiased(id int) bool { return id == idVNNI512 }
+
+//go:noescape
+func xorCopyAVX2(dst, src *int8, n int)
+
+// archXorCopy does the first len(src)&^31 bytes of XorCopy.
+func archXorCopy(dst, src []int8) int {
+	n := len(src) &^ 31
+	if n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	xorCopyAVX2(&dst[0], &src[0], n)
+	return n
+}
+
 // archDirect runs ConvDirect with VPDPBUSD straight from the taps (no
 // im2col) and reports whether it did (AVX-512 VNNI only). Tiles are runs
 // of up to 32 pixels of one row.
-func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
+func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant, biased bool) bool {
 	if id != idVNNI512 {
 		return false
 	}
@@ -367,7 +386,11 @@ func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pi
 			n := min(tileM, cols-i0)
 			o := (r*cols + i0) * ldd
 			for pi := range panels {
-				tileDirectVNNI512(&acc, &src[r*rowStep+i0*pixStep], pixStep, n, &taps[0], len(taps), gpt, &p.data[pi*p.kp*panelN], &p.comp[pi*panelN])
+				if biased {
+					tileDirectVNNI512B(&acc, &src[r*rowStep+i0*pixStep], pixStep, n, &taps[0], len(taps), gpt, &p.data[pi*p.kp*panelN], &p.comp[pi*panelN])
+				} else {
+					tileDirectVNNI512(&acc, &src[r*rowStep+i0*pixStep], pixStep, n, &taps[0], len(taps), gpt, &p.data[pi*p.kp*panelN], &p.comp[pi*panelN])
+				}
 				j0 := pi * panelN
 				archEpilogue(id, dst, o+j0, ldd, &acc, n, min(panelN, p.N-j0), q, j0, &slots[pi%len(slots)])
 			}

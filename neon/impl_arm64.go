@@ -189,7 +189,7 @@ func archMax(dst, src []int8) int {
 	return n
 }
 
-func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
+func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant, biased bool) bool {
 	return false
 }
 
@@ -200,3 +200,7 @@ func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA
 func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32, q *Requant, slots *[8]epiSlot) (int, bool) {
 	return 0, false
 }
+
+func archDirectBiased(id int) bool { return false }
+
+func archXorCopy(dst, src []int8) int { return 0 }

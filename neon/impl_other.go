@@ -32,10 +32,14 @@ func archTile2(id int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, row
 
 func archMax(dst, src []int8) int { return 0 }
 
-func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant) bool {
+func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pixStep int, taps []int, p *Packed, q *Requant, biased bool) bool {
 	return false
 }
 
 func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32, q *Requant, slots *[8]epiSlot) (int, bool) {
 	return 0, false
 }
+
+func archDirectBiased(id int) bool { return false }
+
+func archXorCopy(dst, src []int8) int { return 0 }
