@@ -102,10 +102,26 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 	var acc, acc2 [tileM * panelN]int32
 	var tw [tileM]uint32
 	panels := (p.N + panelN - 1) / panelN
-	for i0 := 0; i0 < m; i0 += tileM {
+	// Pairs of panels with the epilogue fused into the tile kernel take
+	// every row in one call when no row has a K%4 tail (panels [0, pi0)).
+	pi0 := 0
+	for p.K%groupK == 0 && pi0+1 < panels {
+		done, ok := archTile2Fused(cur.id, dst, pi0*panelN, ldd, &acc, &acc2, a, 0, lda, m, p, pi0, nil, q, &slots)
+		if !ok {
+			break
+		}
+		if done < m { // the last m%8 rows are raw in acc, acc2
+			for t, ac := range [2]*[tileM * panelN]int32{&acc, &acc2} {
+				j0 := (pi0 + t) * panelN
+				archEpilogue(cur.id, dst, done*ldd+j0, ldd, ac, m-done, panelN, q, j0, &slots[(pi0+t)%len(slots)])
+			}
+		}
+		pi0 += 2
+	}
+	for i0 := 0; i0 < m && pi0 < panels; i0 += tileM {
 		rows := min(tileM, m-i0)
 		tail := tailWords(&tw, a, i0*lda, lda, rows, p.K)
-		for pi := 0; pi < panels; {
+		for pi := pi0; pi < panels; {
 			if done, ok := archTile2Fused(cur.id, dst, i0*ldd+pi*panelN, ldd, &acc, &acc2, a, i0*lda, lda, rows, p, pi, tail, q, &slots); ok {
 				// Blocks of 8 rows are written; the rest are raw in acc, acc2.
 				if done < rows {

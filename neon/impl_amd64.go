@@ -564,11 +564,11 @@ func gemmVNNI512x2Fused(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, g
 // epilogue fused into the tile kernel, writing dst[doff:] directly, where
 // both panels are whole and take the fast epilogue (AVX-512 VNNI and
 // VBMI). It returns how many rows (whole blocks of 8) it wrote and
-// whether it ran: the other rows' raw accumulators are then in acc and
-// acc2 from row 0.
+// whether it ran: the other rows' raw accumulators (fewer than 8) are then
+// in acc and acc2 from row 0. rows may exceed tileM when tail is nil.
 func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32, q *Requant, slots *[8]epiSlot) (int, bool) {
 	j0 := pi * panelN
-	if id != idVNNI512 || !fastEpilogue || !fusedGemm || rows < 8 || p.K == 0 || j0+2*panelN > p.N || !cpu.X86.HasAVX512VBMI {
+	if id != idVNNI512 || !fastEpilogue || !fusedGemm || rows < 8 || rows > tileM && tail != nil || p.K == 0 || j0+2*panelN > p.N || !cpu.X86.HasAVX512VBMI {
 		return 0, false
 	}
 	sA, sB := &slots[pi%len(slots)], &slots[(pi+1)%len(slots)]
