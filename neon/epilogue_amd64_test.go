@@ -199,3 +199,28 @@ func TestGemmFused(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmFused1 runs shapes whose last panel (or only one) goes through
+// the fused one-panel kernel, partial panels included, and checks it was
+// taken.
+func TestGemmFused1(t *testing.T) {
+	if !slices.Contains(Impls(), "amd64-avx512vnni") {
+		t.Skip("no AVX-512 VNNI")
+	}
+	defer SetImpl("amd64-avx512vnni")()
+	r := rand.New(rand.NewPCG(49, 50))
+	for _, s := range [][3]int{{1, 16, 4}, {7, 12, 64}, {37, 8, 64}, {100, 6, 128}, {9, 48, 16}, {33, 1, 8}, {13, 47, 32}} {
+		for range 4 {
+			c := randGemmCase(r, s[0], s[1], s[2])
+			for j := range c.q.Shift {
+				c.q.Shift[j] = int32(1 + r.IntN(22))
+			}
+			c.check(t)
+			p := Pack(c.w, c.n, c.k)
+			pi := (c.n - 1) / panelN
+			var slot epiSlot
+			dst := make([]int8, (c.m-1)*c.ldd+c.n)
+			assert.True(t, archTile1Fused(idVNNI512, dst, pi*panelN, c.ldd, c.a, c.lda, c.m, p, pi, c.q, &slot), "%v", c)
+		}
+	}
+}

@@ -118,6 +118,9 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 		}
 		pi0 += 2
 	}
+	if pi0 == panels-1 && archTile1Fused(cur.id, dst, pi0*panelN, ldd, a, lda, m, p, pi0, q, &slots[pi0%len(slots)]) {
+		pi0++ // the last panel, alone or after the pairs
+	}
 	for i0 := 0; i0 < m && pi0 < panels; i0 += tileM {
 		rows := min(tileM, m-i0)
 		tail := tailWords(&tw, a, i0*lda, lda, rows, p.K)

@@ -2301,3 +2301,237 @@ xc_32:
 xc_done:
 	VZEROUPPER
 	RET
+
+// FEPI1 is FEPI on accumulator A, then the clamp to [Min, Max] (Z23, Z24)
+// and a masked VPMOVSDB of the row's nj bytes (K3) at DI, which moves on
+// by ldd (R14).
+#define FEPI1(A) \
+	FEPI(A) \
+	VPMAXSD  Z23, A, A \
+	VPMINSD  Z24, A, A \
+	VPMOVSDB A, K3, (DI) \
+	ADDQ     R14, DI
+
+// func gemmVNNI512Fused1(dst *int8, a *int8, lda, rows, groups int, w *int8, init *int32, tail *[tileM]uint32, ldd int, e *epi, mask int)
+//
+// tileVNNI512 on one panel for any number of rows (tail must be nil),
+// with init holding the bias too and the fast epilogue fused: each row's
+// first nj channels (mask = 1<<nj - 1) go straight to dst, ldd apart.
+TEXT ·gemmVNNI512Fused1(SB), NOSPLIT, $0-88
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), BX
+	MOVQ rows+24(FP), CX
+	MOVQ groups+32(FP), DX
+	MOVQ w+40(FP), R8
+	MOVQ init+48(FP), R9
+	MOVQ tail+56(FP), R10
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 (R9), Z30
+	MOVQ ldd+64(FP), R14
+	MOVQ e+72(FP), R15
+	MOVQ mask+80(FP), AX
+	KMOVW AX, K3
+	MOVL $0xAAAA, AX
+	KMOVW AX, K2
+	VPBROADCASTD 656(R15), Z23
+	VPBROADCASTD 660(R15), Z24
+
+vf1_block8:
+	CMPQ CX, $8
+	JLT  vf1_block4
+	VMOVDQA32 Z30, Z0
+	VMOVDQA32 Z30, Z1
+	VMOVDQA32 Z30, Z2
+	VMOVDQA32 Z30, Z3
+	VMOVDQA32 Z30, Z4
+	VMOVDQA32 Z30, Z5
+	VMOVDQA32 Z30, Z6
+	VMOVDQA32 Z30, Z7
+	MOVQ SI, R9
+	LEAQ (SI)(BX*1), R11
+	LEAQ (SI)(BX*4), R13
+	LEAQ (R13)(BX*1), DX
+	MOVQ R8, R12
+	MOVQ groups+32(FP), AX
+	TESTQ AX, AX
+	JZ   vf1_tail8
+
+vf1_loop8:
+	VMOVDQU32    (R12), Z16
+	VPBROADCASTD (R9), Z8
+	VPBROADCASTD (R11), Z9
+	VPBROADCASTD (R9)(BX*2), Z10
+	VPBROADCASTD (R11)(BX*2), Z11
+	VPBROADCASTD (R13), Z12
+	VPBROADCASTD (DX), Z13
+	VPBROADCASTD (R13)(BX*2), Z14
+	VPBROADCASTD (DX)(BX*2), Z15
+	VPXORD       Z31, Z8, Z8
+	VPXORD       Z31, Z9, Z9
+	VPXORD       Z31, Z10, Z10
+	VPXORD       Z31, Z11, Z11
+	VPXORD       Z31, Z12, Z12
+	VPXORD       Z31, Z13, Z13
+	VPXORD       Z31, Z14, Z14
+	VPXORD       Z31, Z15, Z15
+	VPDPBUSD     Z16, Z8, Z0
+	VPDPBUSD     Z16, Z9, Z1
+	VPDPBUSD     Z16, Z10, Z2
+	VPDPBUSD     Z16, Z11, Z3
+	VPDPBUSD     Z16, Z12, Z4
+	VPDPBUSD     Z16, Z13, Z5
+	VPDPBUSD     Z16, Z14, Z6
+	VPDPBUSD     Z16, Z15, Z7
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $4, R13
+	ADDQ $4, DX
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  vf1_loop8
+
+vf1_tail8:
+	TESTQ R10, R10
+	JZ    vf1_store8
+	VMOVDQU32    (R12), Z16
+	VPBROADCASTD 0(R10), Z8
+	VPBROADCASTD 4(R10), Z9
+	VPBROADCASTD 8(R10), Z10
+	VPBROADCASTD 12(R10), Z11
+	VPBROADCASTD 16(R10), Z12
+	VPBROADCASTD 20(R10), Z13
+	VPBROADCASTD 24(R10), Z14
+	VPBROADCASTD 28(R10), Z15
+	VPXORD       Z31, Z8, Z8
+	VPXORD       Z31, Z9, Z9
+	VPXORD       Z31, Z10, Z10
+	VPXORD       Z31, Z11, Z11
+	VPXORD       Z31, Z12, Z12
+	VPXORD       Z31, Z13, Z13
+	VPXORD       Z31, Z14, Z14
+	VPXORD       Z31, Z15, Z15
+	VPDPBUSD     Z16, Z8, Z0
+	VPDPBUSD     Z16, Z9, Z1
+	VPDPBUSD     Z16, Z10, Z2
+	VPDPBUSD     Z16, Z11, Z3
+	VPDPBUSD     Z16, Z12, Z4
+	VPDPBUSD     Z16, Z13, Z5
+	VPDPBUSD     Z16, Z14, Z6
+	VPDPBUSD     Z16, Z15, Z7
+	ADDQ $32, R10
+
+vf1_store8:
+	FEPILOAD(R15)
+	FEPI1(Z0)
+	FEPI1(Z1)
+	FEPI1(Z2)
+	FEPI1(Z3)
+	FEPI1(Z4)
+	FEPI1(Z5)
+	FEPI1(Z6)
+	FEPI1(Z7)
+	LEAQ (SI)(BX*8), SI
+	SUBQ $8, CX
+	JMP  vf1_block8
+
+vf1_block4:
+	CMPQ CX, $4
+	JLT  vf1_row1
+	VMOVDQA32 Z30, Z0
+	VMOVDQA32 Z30, Z1
+	VMOVDQA32 Z30, Z2
+	VMOVDQA32 Z30, Z3
+	MOVQ SI, R9
+	LEAQ (SI)(BX*1), R11
+	MOVQ R8, R12
+	MOVQ groups+32(FP), AX
+	TESTQ AX, AX
+	JZ   vf1_tail4
+
+vf1_loop4:
+	VMOVDQU32    (R12), Z4
+	VPBROADCASTD (R9), Z5
+	VPBROADCASTD (R11), Z6
+	VPBROADCASTD (R9)(BX*2), Z7
+	VPBROADCASTD (R11)(BX*2), Z8
+	VPXORD       Z31, Z5, Z5
+	VPXORD       Z31, Z6, Z6
+	VPXORD       Z31, Z7, Z7
+	VPXORD       Z31, Z8, Z8
+	VPDPBUSD     Z4, Z5, Z0
+	VPDPBUSD     Z4, Z6, Z1
+	VPDPBUSD     Z4, Z7, Z2
+	VPDPBUSD     Z4, Z8, Z3
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  vf1_loop4
+
+vf1_tail4:
+	TESTQ R10, R10
+	JZ    vf1_store4
+	VMOVDQU32    (R12), Z4
+	VPBROADCASTD 0(R10), Z5
+	VPBROADCASTD 4(R10), Z6
+	VPBROADCASTD 8(R10), Z7
+	VPBROADCASTD 12(R10), Z8
+	VPXORD       Z31, Z5, Z5
+	VPXORD       Z31, Z6, Z6
+	VPXORD       Z31, Z7, Z7
+	VPXORD       Z31, Z8, Z8
+	VPDPBUSD     Z4, Z5, Z0
+	VPDPBUSD     Z4, Z6, Z1
+	VPDPBUSD     Z4, Z7, Z2
+	VPDPBUSD     Z4, Z8, Z3
+	ADDQ $16, R10
+
+vf1_store4:
+	FEPILOAD(R15)
+	FEPI1(Z0)
+	FEPI1(Z1)
+	FEPI1(Z2)
+	FEPI1(Z3)
+	LEAQ (SI)(BX*4), SI
+	SUBQ $4, CX
+	JMP  vf1_block4
+
+vf1_row1:
+	TESTQ CX, CX
+	JZ    vf1_done
+	VMOVDQA32 Z30, Z0
+	MOVQ SI, R9
+	MOVQ R8, R12
+	MOVQ groups+32(FP), AX
+	TESTQ AX, AX
+	JZ   vf1_tail1
+
+vf1_loop1:
+	VPBROADCASTD (R9), Z5
+	VPXORD       Z31, Z5, Z5
+	VPDPBUSD     (R12), Z5, Z0
+	ADDQ $4, R9
+	ADDQ $64, R12
+	DECQ AX
+	JNZ  vf1_loop1
+
+vf1_tail1:
+	TESTQ R10, R10
+	JZ    vf1_store1
+	VPBROADCASTD (R10), Z5
+	VPXORD       Z31, Z5, Z5
+	VPDPBUSD     (R12), Z5, Z0
+	ADDQ $4, R10
+
+vf1_store1:
+	FEPILOAD(R15)
+	FEPI1(Z0)
+	ADDQ BX, SI
+	DECQ CX
+	JMP  vf1_row1
+
+vf1_done:
+	VZEROUPPER
+	RET

@@ -589,3 +589,30 @@ func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panel
 		&dst[doff], ldd, &initF[0], &sA.e, &sB.e)
 	return done, true
 }
+
+//go:noescape
+func gemmVNNI512Fused1(dst *int8, a *int8, lda, rows, groups int, w *int8, init *int32, tail *[tileM]uint32, ldd int, e *epi, mask int)
+
+// archTile1Fused computes panel pi (whole or partial) for all rows of a,
+// which have no K%4 tail, with the fast epilogue fused, and reports
+// whether it did (AVX-512 VNNI; the layers with few output channels, or
+// the odd panel after the pairs).
+func archTile1Fused(id int, dst []int8, doff, ldd int, a []int8, lda, rows int, p *Packed, pi int, q *Requant, s *epiSlot) bool {
+	j0 := pi * panelN
+	nj := min(panelN, p.N-j0)
+	if id != idVNNI512 || !fastEpilogue || !fusedGemm || rows == 0 || p.K == 0 || p.K%groupK != 0 || nj <= 0 {
+		return false
+	}
+	s.update(q, j0, nj)
+	if !s.e.fast {
+		return false
+	}
+	var initF [panelN]int32
+	for j := range nj {
+		initF[j] = p.comp[j0+j] + q.Bias[j0+j]
+	}
+	_ = dst[doff+(rows-1)*ldd+nj-1]
+	_ = p.data[(pi+1)*p.kp*panelN-1]
+	gemmVNNI512Fused1(&dst[doff], &a[0], lda, rows, p.K/groupK, &p.data[pi*p.kp*panelN], &initF[0], nil, ldd, &s.e, 1<<nj-1)
+	return true
+}

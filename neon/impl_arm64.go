@@ -204,3 +204,7 @@ func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panel
 func archDirectBiased(id int) bool { return false }
 
 func archXorCopy(dst, src []int8) int { return 0 }
+
+func archTile1Fused(id int, dst []int8, doff, ldd int, a []int8, lda, rows int, p *Packed, pi int, q *Requant, s *epiSlot) bool {
+	return false
+}
