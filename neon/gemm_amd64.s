@@ -2535,3 +2535,132 @@ vf1_store1:
 vf1_done:
 	VZEROUPPER
 	RET
+
+// FEPID is FEPI1 with ldd in R10 (the direct kernel's registers).
+#define FEPID(A) \
+	FEPI(A) \
+	VPMAXSD  Z23, A, A \
+	VPMINSD  Z24, A, A \
+	VPMOVSDB A, K3, (DI) \
+	ADDQ     R10, DI
+
+// func directVNNI512BFused(dst *int8, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32, ldd int, e *epi, mask int)
+//
+// tileDirectVNNI512B for any number of pixels with the fast epilogue
+// fused (init holds the bias too): each pixel's first nj channels (mask =
+// 1<<nj - 1) go straight to dst, ldd apart.
+TEXT ·directVNNI512BFused(SB), NOSPLIT, $0-96
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ pixStep+16(FP), BX
+	MOVQ rows+24(FP), CX
+	MOVQ taps+32(FP), R8
+	MOVQ w+56(FP), R14
+	MOVQ init+64(FP), R9
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 (R9), Z30
+	LEAQ (BX)(BX*2), R13
+	MOVQ ldd+72(FP), R10
+	MOVQ mask+88(FP), AX
+	KMOVW AX, K3
+	MOVL $0xAAAA, AX
+	KMOVW AX, K2
+	MOVQ e+80(FP), AX
+	VPBROADCASTD 656(AX), Z23
+	VPBROADCASTD 660(AX), Z24
+
+dirf_block8:
+	CMPQ CX, $8
+	JLT  dirf_row1
+	VMOVDQA32 Z30, Z0
+	VMOVDQA32 Z30, Z1
+	VMOVDQA32 Z30, Z2
+	VMOVDQA32 Z30, Z3
+	VMOVDQA32 Z30, Z4
+	VMOVDQA32 Z30, Z5
+	VMOVDQA32 Z30, Z6
+	VMOVDQA32 Z30, Z7
+	MOVQ R14, R12
+	MOVQ R8, R15
+	MOVQ ntaps+40(FP), AX
+
+dirf_tap8:
+	MOVQ (R15), R9
+	ADDQ SI, R9
+	LEAQ (R9)(BX*4), R11
+	MOVQ gpt+48(FP), DX
+
+dirf_group8:
+	VMOVDQU32    (R12), Z16
+	VPBROADCASTD (R9), Z8
+	VPBROADCASTD (R9)(BX*1), Z9
+	VPBROADCASTD (R9)(BX*2), Z10
+	VPBROADCASTD (R9)(R13*1), Z11
+	VPBROADCASTD (R11), Z12
+	VPBROADCASTD (R11)(BX*1), Z13
+	VPBROADCASTD (R11)(BX*2), Z14
+	VPBROADCASTD (R11)(R13*1), Z15
+	VPDPBUSD     Z16, Z8, Z0
+	VPDPBUSD     Z16, Z9, Z1
+	VPDPBUSD     Z16, Z10, Z2
+	VPDPBUSD     Z16, Z11, Z3
+	VPDPBUSD     Z16, Z12, Z4
+	VPDPBUSD     Z16, Z13, Z5
+	VPDPBUSD     Z16, Z14, Z6
+	VPDPBUSD     Z16, Z15, Z7
+	ADDQ $4, R9
+	ADDQ $4, R11
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  dirf_group8
+	ADDQ $8, R15
+	DECQ AX
+	JNZ  dirf_tap8
+	MOVQ e+80(FP), AX
+	FEPILOAD(AX)
+	FEPID(Z0)
+	FEPID(Z1)
+	FEPID(Z2)
+	FEPID(Z3)
+	FEPID(Z4)
+	FEPID(Z5)
+	FEPID(Z6)
+	FEPID(Z7)
+	LEAQ (SI)(BX*8), SI
+	SUBQ $8, CX
+	JMP  dirf_block8
+
+dirf_row1:
+	TESTQ CX, CX
+	JZ    dirf_done
+	VMOVDQA32 Z30, Z0
+	MOVQ R14, R12
+	MOVQ R8, R15
+	MOVQ ntaps+40(FP), AX
+
+dirf_tap1:
+	MOVQ (R15), R9
+	ADDQ SI, R9
+	MOVQ gpt+48(FP), DX
+
+dirf_group1:
+	VPBROADCASTD (R9), Z5
+	VPDPBUSD     (R12), Z5, Z0
+	ADDQ $4, R9
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  dirf_group1
+	ADDQ $8, R15
+	DECQ AX
+	JNZ  dirf_tap1
+	MOVQ e+80(FP), AX
+	FEPILOAD(AX)
+	FEPID(Z0)
+	ADDQ BX, SI
+	DECQ CX
+	JMP  dirf_row1
+
+dirf_done:
+	VZEROUPPER
+	RET

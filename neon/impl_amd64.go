@@ -352,6 +352,9 @@ func archMax(dst, src []int8) int {
 func tileDirectVNNI512(acc *[tileM * panelN]int32, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32)
 
 //go:noescape
+func directVNNI512BFused(dst *int8, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32, ldd int, e *epi, mask int)
+
+//go:noescape
 func tileDirectVNNI512B(acc *[tileM * panelN]int32, src *int8, pixStep, rows int, taps *int, ntaps, gpt int, w *int8, init *int32)
 
 func archDirectBiased(id int) bool { return id == idVNNI512 }
@@ -381,6 +384,34 @@ func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pi
 	var acc [tileM * panelN]int32
 	gpt := p.K / len(taps) / groupK
 	panels := (p.N + panelN - 1) / panelN
+	if biased && fastEpilogue && fusedGemm {
+		// Every panel through the fused kernel, a whole output row per call.
+		var initF [panelN]int32
+		s := &slots[0]
+		done := 0
+		for pi := range panels {
+			j0 := pi * panelN
+			nj := min(panelN, p.N-j0)
+			s.update(q, j0, nj)
+			if !s.e.fast {
+				break
+			}
+			for j := range nj {
+				initF[j] = p.comp[j0+j] + q.Bias[j0+j]
+			}
+			for r := range rows {
+				o := r*cols*ldd + j0
+				_ = dst[o+(cols-1)*ldd+nj-1]
+				directVNNI512BFused(&dst[o], &src[r*rowStep], pixStep, cols, &taps[0], len(taps), gpt, &p.data[pi*p.kp*panelN], &initF[0], ldd, &s.e, 1<<nj-1)
+			}
+			done++
+		}
+		if done == panels {
+			return true
+		}
+		// A panel outside the fast epilogue: the tiles below redo every
+		// panel (the same bytes).
+	}
 	for r := range rows {
 		for i0 := 0; i0 < cols; i0 += tileM {
 			n := min(tileM, cols-i0)
