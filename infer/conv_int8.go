@@ -23,7 +23,8 @@ type convQ struct {
 	q       []*neon.Requant
 	dw      []int8 // depthwise weights [kh*kw][oc]
 	dwq     *neon.Requant
-	dw3     bool // neon.DepthwiseConv3x3 applies
+	dw3     bool               // neon.DepthwiseConv3x3 applies
+	dw3p    *neon.Depthwise3x3 // dw and dwq prepared, when dw3
 	mc      int
 	direct  *directQ // non-nil: neon.ConvDirect on padded input rows, no im2col
 }
@@ -44,6 +45,7 @@ type convQWeights struct {
 	q      []*neon.Requant
 	dw     []int8
 	dwq    *neon.Requant
+	dw3p   *neon.Depthwise3x3 // 3x3 depthwise: dw and dwq prepared once
 	// A kernel whose taps off a grid of pitch dil are all zero (a dilated
 	// convolution imported as a zero-stuffed kernel, as UltraFace's) is
 	// packed as the dilated kh x kw kernel it is.
@@ -152,6 +154,9 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 				}
 			}
 			cw.dwq = requantFor(n, w, 0, sums, in, out)
+			if g.kh == 3 && g.kw == 3 && g.oc == g.c {
+				cw.dw3p = neon.NewDepthwise3x3(cw.dw, g.c, cw.dwq)
+			}
 			return cw, nil
 		}
 		cw.dil, cw.kh, cw.kw = 1, g.kh, g.kw
@@ -204,7 +209,7 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 		return nil, err
 	}
 	cw := v.(*convQWeights)
-	l.packed, l.q, l.dw, l.dwq = cw.packed, cw.q, cw.dw, cw.dwq
+	l.packed, l.q, l.dw, l.dwq, l.dw3p = cw.packed, cw.q, cw.dw, cw.dwq, cw.dw3p
 	if !depthwise && cw.dil > 1 {
 		l.g.dil, l.g.kh, l.g.kw = cw.dil, cw.kh, cw.kw
 		l.k = cw.kh * cw.kw * l.icg
@@ -213,7 +218,7 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 	switch {
 	case depthwise:
 		l.kind = convDepthwise
-		l.dw3 = l.ocg == 1 && g.kh == 3 && g.kw == 3 && g.sh == g.sw && (g.sh == 1 || g.sh == 2)
+		l.dw3 = l.ocg == 1 && g.kh == 3 && g.kw == 3 && g.sh == g.sw && (g.sh == 1 || g.sh == 2) && l.dw3p != nil
 		if l.dw3 && prepadDepthwise {
 			m.scratchB = max(m.scratchB, ((g.oh-1)*g.sh+3)*((g.ow-1)*g.sw+3)*g.c+63)
 		}
@@ -495,6 +500,12 @@ func (l *convQ) depthwisePadded(in, out []int8, lo, hi int, scratch []int8) {
 	g := l.g
 	c := g.c
 	pad := int8(l.in.zp)
+	// Where the kernel reads a biased source natively, the copy writes it
+	// so (XOR 0x80, as fast as a copy) and saves a XOR per tap load.
+	biased := l.dw3p.Biased(g.sh, g.ow)
+	if biased {
+		pad ^= -128
+	}
 	wp := (g.ow-1)*g.sw + 3 // padded columns the windows read
 	pl := min(g.pl, wp)
 	cols := max(0, min(g.w, wp-pl))
@@ -512,11 +523,19 @@ func (l *convQ) depthwisePadded(in, out []int8, lo, hi int, scratch []int8) {
 			}
 			fill8(row[:pl*c], pad)
 			o := (n*g.h + iy) * g.w * c
-			copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			if biased {
+				neon.XorCopy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			} else {
+				copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+			}
 			fill8(row[(pl+cols)*c:], pad)
 		}
 		dst := out[((n*g.oh+oy0)*g.ow)*c : ((n*g.oh+oy1)*g.ow)*c]
-		neon.DepthwiseConv3x3(dst, buf, rows, wp, c, g.sh, 0, 0, oy1-oy0, g.ow, pad, l.dw, l.dwq)
+		if biased {
+			l.dw3p.ConvBiased(dst, buf, rows, wp, g.sh, oy1-oy0, g.ow)
+		} else {
+			l.dw3p.Conv(dst, buf, rows, wp, g.sh, 0, 0, oy1-oy0, g.ow, pad)
+		}
 		r += oy1 - oy0
 	}
 }
@@ -541,7 +560,7 @@ func (l *convQ) depthwise(in, out []int8, lo, hi int, acc32 []int32) {
 				padTop = -iy
 			}
 			dst := out[((n*g.oh+oy0)*g.ow)*oc : ((n*g.oh+oy1)*g.ow)*oc]
-			neon.DepthwiseConv3x3(dst, src, h, g.w, g.c, g.sh, padTop, g.pl, oy1-oy0, g.ow, int8(l.in.zp), l.dw, l.dwq)
+			l.dw3p.Conv(dst, src, h, g.w, g.sh, padTop, g.pl, oy1-oy0, g.ow, int8(l.in.zp))
 			r += oy1 - oy0
 		}
 		return

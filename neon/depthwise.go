@@ -10,6 +10,64 @@ import "fmt"
 // the -zpIn*sum(w) the caller folded into q.Bias cancels them exactly.
 // dst is [outH][outW][c], each channel through the Requant epilogue.
 func DepthwiseConv3x3(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) {
+	depthwise3x3(dst, src, h, w, c, stride, padTop, padLeft, outH, outW, padValue, wts, q, nil, false)
+}
+
+// Depthwise3x3 is a 3x3 depthwise convolution's weights [3][3][C] and
+// Requant prepared once (at model load) in the layouts the kernels read,
+// which DepthwiseConv3x3 otherwise redoes on every call. It is read-only
+// after NewDepthwise3x3 and safe for concurrent use.
+type Depthwise3x3 struct {
+	c    int
+	wts  []int8
+	q    *Requant
+	prep dwPrepared
+}
+
+// NewDepthwise3x3 prepares wts [3][3][c] and q (which must not change
+// afterwards) for Conv and ConvBiased.
+func NewDepthwise3x3(wts []int8, c int, q *Requant) *Depthwise3x3 {
+	if c < 0 || len(wts) < 9*c || len(q.Bias) < c || len(q.Mult) < c || len(q.Shift) < c {
+		panic(fmt.Sprintf("neon.NewDepthwise3x3: c=%d len(wts)=%d, %d requantization channels", c, len(wts), len(q.Bias)))
+	}
+	d := &Depthwise3x3{c: c, wts: wts, q: q}
+	d.prep.prepare(wts, c, q)
+	return d
+}
+
+// Conv is DepthwiseConv3x3 with the prepared weights (same arguments,
+// same bytes).
+func (d *Depthwise3x3) Conv(dst, src []int8, h, w, stride, padTop, padLeft, outH, outW int, padValue int8) {
+	depthwise3x3(dst, src, h, w, d.c, stride, padTop, padLeft, outH, outW, padValue, d.wts, d.q, &d.prep, false)
+}
+
+// Biased reports whether ConvBiased reads its source biased natively at
+// this stride and output width (AVX-512 VNNI with VBMI, channel counts
+// the wide kernel takes, parameters within its epilogue): the caller can
+// then write the source biased (XorCopy) instead of copying it.
+func (d *Depthwise3x3) Biased(stride, outW int) bool {
+	return d.prep.biased(d.c, stride, outW)
+}
+
+// ConvBiased is Conv on a source holding the activations XOR 0x80 (as
+// XorCopy writes them) in which every window lies (no padding: the
+// caller wrote it out). Where the implementation cannot read it biased
+// (Biased is false) it un-biases src in place first: src may change.
+func (d *Depthwise3x3) ConvBiased(dst, src []int8, h, w, stride, outH, outW int) {
+	if (outH-1)*stride+3 > h || (outW-1)*stride+3 > w {
+		panic(fmt.Sprintf("neon.Depthwise3x3.ConvBiased: %dx%d output at stride %d reads past the %dx%d source", outH, outW, stride, h, w))
+	}
+	if !d.Biased(stride, outW) {
+		XorCopy(src[:h*w*d.c], src[:h*w*d.c])
+		d.Conv(dst, src, h, w, stride, 0, 0, outH, outW, 0)
+		return
+	}
+	depthwise3x3(dst, src, h, w, d.c, stride, 0, 0, outH, outW, 0, d.wts, d.q, &d.prep, true)
+}
+
+// depthwise3x3 is DepthwiseConv3x3 with optional prepared weights, and,
+// when biased (only where prep.biased allows it), a biased source.
+func depthwise3x3(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant, prep *dwPrepared, biased bool) {
 	if stride != 1 && stride != 2 || len(src) < h*w*c || len(dst) < outH*outW*c || len(wts) < 9*c ||
 		len(q.Bias) < c || len(q.Mult) < c || len(q.Shift) < c || padTop < 0 || padLeft < 0 {
 		panic(fmt.Sprintf("neon.DepthwiseConv3x3: bad arguments h=%d w=%d c=%d stride=%d pad=%d,%d out=%dx%d len(src)=%d len(dst)=%d len(wts)=%d",
@@ -20,7 +78,7 @@ func DepthwiseConv3x3(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, o
 	}
 	c0 := 0 // channels [0, c0) of every pixel are done by archDepthwise
 	if cur.id != 0 {
-		c0 = archDepthwise(dst, src, h, w, c, stride, padTop, padLeft, outH, outW, padValue, wts, q)
+		c0 = archDepthwise(dst, src, h, w, c, stride, padTop, padLeft, outH, outW, padValue, wts, q, prep, biased)
 		if c0 == c {
 			return
 		}

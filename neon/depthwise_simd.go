@@ -6,7 +6,10 @@ package neon
 // assembly and returns c&^15; the caller does the remaining channels.
 // Border pixels go through the same kernel on a 3x3x16 copy of their
 // window with the padding filled in.
-func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
+// With prep, the wide kernel reads its prepared weights; biased (which
+// prep.biased allowed) means src holds activations XOR 0x80 and the wide
+// kernel does every pixel.
+func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant, prep *dwPrepared, biased bool) int {
 	c16 := c &^ 15
 	if c16 == 0 || outH == 0 || outW == 0 {
 		return c16
@@ -15,7 +18,10 @@ func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW
 	oxA, oxB := interiorRange(w, stride, padLeft, outW)
 	// The first pixels of every interior run may be done already, for all
 	// channels, by a wider kernel: [oxA, oxW).
-	oxW := oxA + archDepthwiseWide(dst, src, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB, wts, q)
+	oxW := oxA + archDepthwiseWide(dst, src, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB, wts, q, prep, biased)
+	if biased && (oxW != oxB || oyA != 0 || oyB != outH || oxA != 0 || oxB != outW) {
+		panic("neon: biased depthwise source not done whole by the wide kernel") // prep.biased guarantees it
+	}
 	if oxW > oxA && oxW == oxB && oyA == 0 && oyB == outH && oxA == 0 && oxB == outW {
 		return c16 // every pixel was interior and is done (pre-padded input)
 	}

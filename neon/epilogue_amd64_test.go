@@ -119,7 +119,7 @@ func TestDepthwiseWide(t *testing.T) {
 				}
 				oyA, oyB := interiorRange(h, stride, 1, outH)
 				oxA, oxB := interiorRange(w, stride, 1, outW)
-				done := archDepthwiseWide(make([]int8, outH*outW*c), src, w, c, stride, 1, 1, outW, oyA, oyB, oxA, oxB, wts, q)
+				done := archDepthwiseWide(make([]int8, outH*outW*c), src, w, c, stride, 1, 1, outW, oyA, oyB, oxA, oxB, wts, q, nil, false)
 				if px := max(1, 64/c); (stride == 1 || c%64 == 0 || c == 32) && oyA < oyB && oxB-oxA >= px {
 					assert.Equal(t, (oxB-oxA)/px*px, done, "c=%d stride=%d", c, stride)
 				} else {
@@ -222,5 +222,23 @@ func TestGemmFused1(t *testing.T) {
 			dst := make([]int8, (c.m-1)*c.ldd+c.n)
 			assert.True(t, archTile1Fused(idVNNI512, dst, pi*panelN, c.ldd, c.a, c.lda, c.m, p, pi, c.q, &slot), "%v", c)
 		}
+	}
+}
+
+// TestDepthwiseBiasedTaken checks that prepared layers the wide kernel
+// takes read biased sources natively.
+func TestDepthwiseBiasedTaken(t *testing.T) {
+	if !slices.Contains(Impls(), "amd64-avx512vnni") || !cpu.X86.HasAVX512VBMI {
+		t.Skip("no AVX-512 VNNI and VBMI")
+	}
+	defer SetImpl("amd64-avx512vnni")()
+	r := rand.New(rand.NewPCG(63, 64))
+	for _, c := range []struct{ c, stride, outW int }{{16, 1, 160}, {32, 1, 80}, {32, 2, 80}, {64, 1, 40}, {128, 2, 10}, {256, 1, 10}} {
+		q := randRequant(r, c.c)
+		for j := range q.Shift {
+			q.Shift[j] = int32(1 + r.IntN(22))
+		}
+		d := NewDepthwise3x3(randInt8s(r, 9*c.c, -127, 127), c.c, q)
+		assert.True(t, d.Biased(c.stride, c.outW), "%+v", c)
 	}
 }

@@ -2664,3 +2664,172 @@ dirf_group1:
 dirf_done:
 	VZEROUPPER
 	RET
+
+// DWGROUPB is DWGROUP on a biased source (plain loads).
+#define DWGROUPB(ta, tb, tc, td, woff) \
+	VMOVDQU8   ta, Z4 \
+	VMOVDQU8   tb, Z5 \
+	VMOVDQU8   tc, Z6 \
+	VMOVDQU8   td, Z7 \
+	VPUNPCKLBW Z5, Z4, Z8 \
+	VPUNPCKHBW Z5, Z4, Z9 \
+	VPUNPCKLBW Z7, Z6, Z10 \
+	VPUNPCKHBW Z7, Z6, Z11 \
+	VPUNPCKLWD Z10, Z8, Z12 \
+	VPUNPCKHWD Z10, Z8, Z13 \
+	VPUNPCKLWD Z11, Z9, Z14 \
+	VPUNPCKHWD Z11, Z9, Z15 \
+	VPDPBUSD   woff(R9), Z12, Z0 \
+	VPDPBUSD   woff+64(R9), Z13, Z1 \
+	VPDPBUSD   woff+128(R9), Z14, Z2 \
+	VPDPBUSD   woff+192(R9), Z15, Z3
+
+// DWLD2B is DWLD2 on a biased source.
+#define DWLD2B(t, t2, Z, Y) \
+	VMOVDQU8     t, Y \
+	VINSERTI64X4 $1, t2, Z, Z
+
+// DWGROUP2B is DWGROUP2 on a biased source.
+#define DWGROUP2B(ta, ta2, tb, tb2, tc, tc2, td, td2, woff) \
+	DWLD2B(ta, ta2, Z4, Y4) \
+	DWLD2B(tb, tb2, Z5, Y5) \
+	DWLD2B(tc, tc2, Z6, Y6) \
+	DWLD2B(td, td2, Z7, Y7) \
+	VPUNPCKLBW Z5, Z4, Z8 \
+	VPUNPCKHBW Z5, Z4, Z9 \
+	VPUNPCKLBW Z7, Z6, Z10 \
+	VPUNPCKHBW Z7, Z6, Z11 \
+	VPUNPCKLWD Z10, Z8, Z12 \
+	VPUNPCKHWD Z10, Z8, Z13 \
+	VPUNPCKLWD Z11, Z9, Z14 \
+	VPUNPCKHWD Z11, Z9, Z15 \
+	VPDPBUSD   woff(R9), Z12, Z0 \
+	VPDPBUSD   woff+64(R9), Z13, Z1 \
+	VPDPBUSD   woff+128(R9), Z14, Z2 \
+	VPDPBUSD   woff+192(R9), Z15, Z3
+
+// func depthwiseVNNI512B(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
+//
+// depthwiseVNNI512 on a biased source.
+TEXT ·depthwiseVNNI512B(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ c+24(FP), CX
+	MOVQ rowStride+32(FP), BX
+	MOVQ srcStep+40(FP), R12
+	MOVQ dstStep+48(FP), R14
+	MOVQ u+56(FP), R9
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU8     768(R9), Z24
+	VMOVDQU8     832(R9), Z25
+	VMOVDQU8     896(R9), Z26
+	VMOVDQU8     960(R9), Z27
+	VPBROADCASTB 2816(R9), Z28
+	VPBROADCASTB 2817(R9), Z29
+	MOVL         $0xAAAA, AX
+	KMOVW        AX, K2
+
+dwvb_unit:
+	TESTQ DX, DX
+	JZ    dwvb_done
+	MOVQ  SI, R10
+	LEAQ  (SI)(BX*1), R11
+	LEAQ  (R11)(BX*1), R13
+	VMOVDQU32 1024(R9), Z0
+	VMOVDQU32 1088(R9), Z1
+	VMOVDQU32 1152(R9), Z2
+	VMOVDQU32 1216(R9), Z3
+	DWGROUPB((R10), (R10)(CX*1), (R10)(CX*2), (R11), 0)
+	DWGROUPB((R11)(CX*1), (R11)(CX*2), (R13), (R13)(CX*1), 256)
+	VMOVDQU8   (R13)(CX*2), Z4
+	VPERMB     Z4, Z24, Z12
+	VPERMB     Z4, Z25, Z13
+	VPERMB     Z4, Z26, Z14
+	VPERMB     Z4, Z27, Z15
+	VPDPBUSD   512(R9), Z12, Z0
+	VPDPBUSD   576(R9), Z13, Z1
+	VPDPBUSD   640(R9), Z14, Z2
+	VPDPBUSD   704(R9), Z15, Z3
+	DWEPI(Z0, 0)
+	DWEPI(Z1, 1)
+	DWEPI(Z2, 2)
+	DWEPI(Z3, 3)
+	VPACKSSDW Z1, Z0, Z0
+	VPACKSSDW Z3, Z2, Z2
+	VPACKSSWB Z2, Z0, Z0
+	VPMAXSB   Z28, Z0, Z0
+	VPMINSB   Z29, Z0, Z0
+	VMOVDQU8  Z0, (DI)
+	ADDQ R14, DI
+	ADDQ R12, SI
+	DECQ DX
+	JMP  dwvb_unit
+
+dwvb_done:
+	VZEROUPPER
+	RET
+
+// func depthwiseVNNI512S2B(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
+//
+// depthwiseVNNI512S2 on a biased source.
+TEXT ·depthwiseVNNI512S2B(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ c+24(FP), CX
+	MOVQ rowStride+32(FP), BX
+	MOVQ srcStep+40(FP), R12
+	MOVQ dstStep+48(FP), R14
+	MOVQ u+56(FP), R9
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU8     768(R9), Z24
+	VMOVDQU8     832(R9), Z25
+	VMOVDQU8     896(R9), Z26
+	VMOVDQU8     960(R9), Z27
+	VPBROADCASTB 2816(R9), Z28
+	VPBROADCASTB 2817(R9), Z29
+	MOVL         $0xAAAA, AX
+	KMOVW        AX, K2
+
+dws2b_unit:
+	TESTQ DX, DX
+	JZ    dws2b_done
+	MOVQ  SI, R10
+	LEAQ  (SI)(BX*1), R11
+	LEAQ  (R11)(BX*1), R13
+	VMOVDQU32 1024(R9), Z0
+	VMOVDQU32 1088(R9), Z1
+	VMOVDQU32 1152(R9), Z2
+	VMOVDQU32 1216(R9), Z3
+	DWGROUP2B((R10), 64(R10), 32(R10), 96(R10), 64(R10), 128(R10), (R11), 64(R11), 0)
+	DWGROUP2B(32(R11), 96(R11), 64(R11), 128(R11), (R13), 64(R13), 32(R13), 96(R13), 256)
+	DWLD2B(64(R13), 128(R13), Z4, Y4)
+	VPERMB     Z4, Z24, Z12
+	VPERMB     Z4, Z25, Z13
+	VPERMB     Z4, Z26, Z14
+	VPERMB     Z4, Z27, Z15
+	VPDPBUSD   512(R9), Z12, Z0
+	VPDPBUSD   576(R9), Z13, Z1
+	VPDPBUSD   640(R9), Z14, Z2
+	VPDPBUSD   704(R9), Z15, Z3
+	DWEPI(Z0, 0)
+	DWEPI(Z1, 1)
+	DWEPI(Z2, 2)
+	DWEPI(Z3, 3)
+	VPACKSSDW Z1, Z0, Z0
+	VPACKSSDW Z3, Z2, Z2
+	VPACKSSWB Z2, Z0, Z0
+	VPMAXSB   Z28, Z0, Z0
+	VPMINSB   Z29, Z0, Z0
+	VMOVDQU8  Z0, (DI)
+	ADDQ R14, DI
+	ADDQ R12, SI
+	DECQ DX
+	JMP  dws2b_unit
+
+dws2b_done:
+	VZEROUPPER
+	RET

@@ -495,6 +495,14 @@ func depthwiseVNNI512(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *
 //go:noescape
 func depthwiseVNNI512S2(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
 
+// The same kernels on a source holding the activations XOR 0x80.
+//
+//go:noescape
+func depthwiseVNNI512B(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
+
+//go:noescape
+func depthwiseVNNI512S2B(dst, src *int8, n, c, rowStride, srcStep, dstStep int, u *dwUnit)
+
 // wideDepthwise lets archDepthwiseWide run (tests switch it off).
 var wideDepthwise = true
 
@@ -504,7 +512,7 @@ var wideDepthwise = true
 // kernel does not apply: AVX-512 VBMI missing, channels not a multiple of
 // 64 nor 16 or 32 at stride 1 nor 32 at stride 2, or parameters outside
 // the fast epilogue).
-func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant) int {
+func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant, prep *dwPrepared, biased bool) int {
 	if cur.id != idVNNI512 || !wideDepthwise || !cpu.X86.HasAVX512VBMI || !cpu.X86.HasAVX512BW || oyA >= oyB || oxA >= oxB {
 		return 0
 	}
@@ -520,7 +528,7 @@ func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA
 		return 0
 	}
 	n := (oxB - oxA) / px
-	if n == 0 {
+	if n == 0 || prep != nil && prep.units == nil {
 		return 0
 	}
 	// The kernel reads every parameter vector from u: 64-byte aligned, no
@@ -528,7 +536,9 @@ func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA
 	var ubuf [unsafe.Sizeof(dwUnit{}) + 63]byte
 	u := (*dwUnit)(unsafe.Add(unsafe.Pointer(&ubuf[0]), -uintptr(unsafe.Pointer(&ubuf[0]))&63))
 	for cb := 0; cb < c; cb += 64 {
-		if !u.set(q, wts, c, cb) {
+		if prep != nil {
+			u = &prep.units[cb/64]
+		} else if !u.set(q, wts, c, cb) {
 			return 0 // the caller's kernels redo every pixel, blocks done here included: the same bytes
 		}
 		for oy := oyA; oy < oyB; oy++ {
@@ -536,14 +546,60 @@ func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA
 			do := (oy*outW+oxA)*c + cb
 			_ = src[so+((n*px-1)*stride+2)*c+2*w*c+min(c, 64)-1]
 			_ = dst[do+(n*px-1)*c+min(c, 64)-1]
-			if pairs {
+			switch {
+			case pairs && biased:
+				depthwiseVNNI512S2B(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, u)
+			case pairs:
 				depthwiseVNNI512S2(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, u)
-			} else {
+			case biased:
+				depthwiseVNNI512B(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, u)
+			default:
 				depthwiseVNNI512(&dst[do], &src[so], n, c, w*c, px*stride*c, px*c, u)
 			}
 		}
 	}
 	return n * px
+}
+
+// dwPrepared holds a Depthwise3x3's units, 64-byte aligned, when the wide
+// kernel can take the layer (nil units otherwise).
+type dwPrepared struct {
+	buf   []byte
+	units []dwUnit
+}
+
+func (p *dwPrepared) prepare(wts []int8, c int, q *Requant) {
+	if c == 0 || c%64 != 0 && c != 16 && c != 32 {
+		return
+	}
+	nb := max(1, c/64)
+	size := int(unsafe.Sizeof(dwUnit{}))
+	p.buf = make([]byte, size*nb+63)
+	off := int(-uintptr(unsafe.Pointer(&p.buf[0])) & 63)
+	p.units = unsafe.Slice((*dwUnit)(unsafe.Pointer(&p.buf[off])), nb)
+	for i := range p.units {
+		if !p.units[i].set(q, wts, c, i*64) {
+			p.buf, p.units = nil, nil // outside the fast epilogue: the 16-channel kernels
+			return
+		}
+	}
+}
+
+// biased reports whether the wide kernel does every pixel of a pre-padded
+// source at this stride and output width, reading it biased.
+func (p *dwPrepared) biased(c, stride, outW int) bool {
+	if p.units == nil || cur.id != idVNNI512 || !wideDepthwise || !cpu.X86.HasAVX512VBMI || !cpu.X86.HasAVX512BW || outW == 0 {
+		return false
+	}
+	switch {
+	case c%64 == 0:
+		return true
+	case stride == 1 && (c == 16 || c == 32):
+		return outW%(64/c) == 0
+	case stride == 2 && c == 32:
+		return outW%2 == 0
+	}
+	return false
 }
 
 // addFast holds AddInt8's parameters for addAVX512: the three

@@ -193,7 +193,7 @@ func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pi
 	return false
 }
 
-func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant) int {
+func archDepthwiseWide(dst, src []int8, w, c, stride, padTop, padLeft, outW, oyA, oyB, oxA, oxB int, wts []int8, q *Requant, prep *dwPrepared, biased bool) int {
 	return 0
 }
 
@@ -208,3 +208,9 @@ func archXorCopy(dst, src []int8) int { return 0 }
 func archTile1Fused(id int, dst []int8, doff, ldd int, a []int8, lda, rows int, p *Packed, pi int, q *Requant, s *epiSlot) bool {
 	return false
 }
+
+type dwPrepared struct{}
+
+func (p *dwPrepared) prepare(wts []int8, c int, q *Requant) {}
+
+func (p *dwPrepared) biased(c, stride, outW int) bool { return false }

@@ -14,7 +14,7 @@ func archEpilogue(id int, dst []int8, off, ldd int, acc *[tileM * panelN]int32, 
 	return false
 }
 
-func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant) int {
+func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, wts []int8, q *Requant, prep *dwPrepared, biased bool) int {
 	return 0
 }
 
@@ -47,3 +47,9 @@ func archXorCopy(dst, src []int8) int { return 0 }
 func archTile1Fused(id int, dst []int8, doff, ldd int, a []int8, lda, rows int, p *Packed, pi int, q *Requant, s *epiSlot) bool {
 	return false
 }
+
+type dwPrepared struct{}
+
+func (p *dwPrepared) prepare(wts []int8, c int, q *Requant) {}
+
+func (p *dwPrepared) biased(c, stride, outW int) bool { return false }

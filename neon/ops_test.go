@@ -377,3 +377,49 @@ func FuzzDepthwise(f *testing.F) {
 		}
 	})
 }
+
+// TestDepthwise3x3Prepared runs Depthwise3x3.Conv and ConvBiased (on
+// pre-padded sources, the way the executor calls them) against
+// DepthwiseConv3x3 on every implementation: the same bytes, and ConvBiased
+// leaves src unbiased only where it could not read it biased.
+func TestDepthwise3x3Prepared(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(61, 62))
+		for iter := range 300 {
+			c := []int{1 + r.IntN(20), 16, 32, 48, 64, 128, 192}[r.IntN(7)]
+			stride := 1 + r.IntN(2)
+			h, w := 3+r.IntN(10), 3+r.IntN(25)
+			outH, outW := (h-3)/stride+1, (w-3)/stride+1
+			src := randInt8s(r, h*w*c, -128, 127)
+			wts := randInt8s(r, 9*c, -128, 127)
+			q := randRequant(r, c)
+			if iter%2 == 0 {
+				for j := range q.Shift {
+					q.Shift[j] = int32(1 + r.IntN(22))
+				}
+			}
+			want := make([]int8, outH*outW*c)
+			DepthwiseConv3x3(want, src, h, w, c, stride, 0, 0, outH, outW, 0, wts, q)
+			d := NewDepthwise3x3(wts, c, q)
+			got := make([]int8, len(want))
+			d.Conv(got, src, h, w, stride, 0, 0, outH, outW, 0)
+			require.Equal(t, want, got, "Conv c=%d stride=%d %dx%d", c, stride, h, w)
+			// with padding, against the unprepared call
+			pt, pl := r.IntN(2), r.IntN(2)
+			oh2, ow2 := (h+2*pt-3)/stride+1, (w+2*pl-3)/stride+1
+			want2, got2 := make([]int8, oh2*ow2*c), make([]int8, oh2*ow2*c)
+			DepthwiseConv3x3(want2, src, h, w, c, stride, pt, pl, oh2, ow2, 7, wts, q)
+			d.Conv(got2, src, h, w, stride, pt, pl, oh2, ow2, 7)
+			require.Equal(t, want2, got2, "Conv padded c=%d stride=%d", c, stride)
+			biased := make([]int8, len(src))
+			XorCopy(biased, src)
+			clear(got)
+			native := d.Biased(stride, outW)
+			d.ConvBiased(got, biased, h, w, stride, outH, outW)
+			require.Equal(t, want, got, "ConvBiased c=%d stride=%d %dx%d native %v", c, stride, h, w, native)
+			if !native {
+				assert.Equal(t, src, biased, "un-biased in place")
+			}
+		}
+	})
+}
