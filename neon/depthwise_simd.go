@@ -25,6 +25,9 @@ func archDepthwise(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW
 	if oxW > oxA && oxW == oxB && oyA == 0 && oyB == outH && oxA == 0 && oxB == outW {
 		return c16 // every pixel was interior and is done (pre-padded input)
 	}
+	if oxW > oxA && archDepthwiseBorders(dst, src, h, w, c, stride, padTop, padLeft, outH, outW, padValue, prep, oyA, oyB, oxA, oxW) {
+		return c16 // the border pixels too, through the wide kernel on padded strips
+	}
 	var k dwBlock
 	var win [9 * 16]int8
 	for cb := 0; cb < c16; cb += 16 {

@@ -703,3 +703,78 @@ func archTile1Fused(id int, dst []int8, doff, ldd int, a []int8, lda, rows int, 
 	gemmVNNI512Fused1(&dst[doff], &a[0], lda, rows, p.K/groupK, &p.data[pi*p.kp*panelN], &initF[0], nil, ldd, &s.e, 1<<nj-1)
 	return true
 }
+
+// dwStripMax is the largest padded strip (3 input rows) archDepthwiseBorders
+// builds on the stack.
+const dwStripMax = 24 << 10
+
+// archDepthwiseBorders computes the pixels the wide kernel left, once it
+// did the interior runs [oxA, oxW) of rows [oyA, oyB): whole border rows,
+// and the ends of the interior rows, each from a copy of the 3 input rows
+// its windows read with the padding written out, through the wide kernel
+// with prepared units. Pieces are whole units (px pixels): a piece may
+// redo pixels already done, with the same bytes. It reports false, having
+// done nothing, where it does not apply (no prepared units, a row narrower
+// than a unit, a strip larger than dwStripMax); the caller's 16-channel
+// kernels then do those pixels.
+func archDepthwiseBorders(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, prep *dwPrepared, oyA, oyB, oxA, oxW int) bool {
+	if prep == nil || prep.units == nil {
+		return false
+	}
+	px := 1
+	if c < 64 {
+		px = 64 / c
+	}
+	if outW < px || 3*((outW-1)*stride+3)*c > dwStripMax {
+		return false
+	}
+	var strip [dwStripMax]int8
+	// piece computes output pixels [x0, x0+n) of row oy (n a multiple of px).
+	piece := func(oy, x0, n int) {
+		sw := (n-1)*stride + 3 // strip width in pixels
+		ix0 := x0*stride - padLeft
+		for r := range 3 {
+			row := strip[r*sw*c : (r+1)*sw*c]
+			iy := oy*stride - padTop + r
+			if iy < 0 || iy >= h {
+				fill(row, padValue)
+				continue
+			}
+			a, b := max(ix0, 0), min(ix0+sw, w) // input columns inside
+			if a >= b {
+				fill(row, padValue)
+				continue
+			}
+			fill(row[:(a-ix0)*c], padValue)
+			copy(row[(a-ix0)*c:(b-ix0)*c], src[(iy*w+a)*c:(iy*w+b)*c])
+			fill(row[(b-ix0)*c:], padValue)
+		}
+		do := (oy*outW + x0) * c
+		archDepthwiseWide(dst[do:do+n*c], strip[:3*sw*c], sw, c, stride, 0, 0, n, 0, 1, 0, n, nil, nil, prep, false)
+	}
+	whole := outW / px * px
+	for oy := range outH {
+		if oy < oyA || oy >= oyB {
+			piece(oy, 0, whole)
+			if whole < outW {
+				piece(oy, outW-px, px)
+			}
+			continue
+		}
+		if oxA > 0 {
+			piece(oy, 0, min((oxA+px-1)/px*px, whole))
+		}
+		if oxW < outW {
+			n := min((outW-oxW+px-1)/px*px, whole)
+			piece(oy, outW-n, n)
+		}
+	}
+	return true
+}
+
+// fill sets every byte of b to v.
+func fill(b []int8, v int8) {
+	for i := range b {
+		b[i] = v
+	}
+}

@@ -214,3 +214,7 @@ type dwPrepared struct{}
 func (p *dwPrepared) prepare(wts []int8, c int, q *Requant) {}
 
 func (p *dwPrepared) biased(c, stride, outW int) bool { return false }
+
+func archDepthwiseBorders(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, prep *dwPrepared, oyA, oyB, oxA, oxW int) bool {
+	return false
+}

@@ -423,3 +423,19 @@ func TestDepthwise3x3Prepared(t *testing.T) {
 		}
 	})
 }
+
+func TestDepthwise3x3PreparedAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(65, 66))
+	for _, c := range []int{16, 32, 64} {
+		q := randRequant(r, c)
+		for j := range q.Shift {
+			q.Shift[j] = 5
+		}
+		d := NewDepthwise3x3(randInt8s(r, 9*c, -127, 127), c, q)
+		src := randInt8s(r, 20*24*c, -128, 127)
+		dst := make([]int8, 20*24*c)
+		forEachImpl(t, func(t *testing.T) {
+			assert.Zero(t, testing.AllocsPerRun(5, func() { d.Conv(dst, src, 20, 24, 1, 1, 1, 20, 24, 3) }))
+		})
+	}
+}
