@@ -29,7 +29,7 @@ const waitFor = 30 * time.Second
 
 // johns copies the johns photographs (150x150 JPEGs, in three folders) into one new folder
 // as 000.jpg, 001.jpg, ... and returns it with the sorted file names.
-func johns(t *testing.T) (string, []string) {
+func johns(t testing.TB) (string, []string) {
 	t.Helper()
 	var src []string
 	err := filepath.WalkDir(johnsDir, func(p string, d os.DirEntry, err error) error {
@@ -55,7 +55,7 @@ func johns(t *testing.T) (string, []string) {
 	return dir, names
 }
 
-func open(t *testing.T, cfg Config) *Source {
+func open(t testing.TB, cfg Config) *Source {
 	t.Helper()
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff, cfg.MaxBackoff = time.Millisecond, 20*time.Millisecond
@@ -284,7 +284,7 @@ func TestNextHonoursContext(t *testing.T) {
 
 // makeVideo writes the faces photographs, each `repeat` times, as a 320x240 MJPEG AVI at
 // 10 fps with gocv's VideoWriter, and returns its path and frame count.
-func makeVideo(t *testing.T, repeat int) (string, int) {
+func makeVideo(t testing.TB, repeat int) (string, int) {
 	t.Helper()
 	photos, err := filepath.Glob(filepath.Join(facesDir, "*.jpg"))
 	require.NoError(t, err)

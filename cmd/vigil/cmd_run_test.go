@@ -508,6 +508,7 @@ log: {level: warn}
 	f0, d0 := scrapeMetric(t, addr, "vigil_frames_total"), scrapeMetric(t, addr, "vigil_frames_dropped_total")
 	g0, rss0 := scrapeMetric(t, addr, "go_goroutines"), scrapeMetric(t, addr, "process_resident_memory_bytes")
 	heap0 := scrapeMetric(t, addr, "go_memstats_heap_inuse_bytes")
+	alloc0 := scrapeMetric(t, addr, "go_memstats_alloc_bytes_total") // cumulative: the GC's workload
 	t0 := time.Now()
 	end := t0.Add(time.Duration(seconds) * time.Second)
 	fPrev, dPrev, tPrev := f0, d0, t0
@@ -530,6 +531,10 @@ log: {level: warn}
 	el := time.Since(t0).Seconds()
 	ev := scrapeMetric(t, addr, "vigil_events_total")
 	heap1 := scrapeMetric(t, addr, "go_memstats_heap_inuse_bytes")
+	alloc1 := scrapeMetric(t, addr, "go_memstats_alloc_bytes_total")
+	if f1 > f0 {
+		t.Logf("load: Go allocation %.2f MB/s, %.1f KB per processed frame", (alloc1-alloc0)/el/1e6, (alloc1-alloc0)/(f1-f0)/1e3)
+	}
 	t.Logf("load: 3 cameras x 10 fps for %.1f s: %.1f frames/s processed, %.1f frames/s dropped (%.0f frames, %.0f dropped), %.0f events; goroutines %.0f -> %.0f; RSS %.1f -> %.1f MiB (%+.1f%%); Go heap in use %.1f -> %.1f MiB",
 		el, (f1-f0)/el, (d1-d0)/el, f1-f0, d1-d0, ev, g0, g1, rss0/(1<<20), rss1/(1<<20), 100*(rss1-rss0)/rss0, heap0/(1<<20), heap1/(1<<20))
 	assert.Greater(t, f1, f0, "frames keep flowing")
