@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math"
+	"sync"
 
 	"github.com/vigil-edge/vigil/infer"
 )
@@ -29,7 +30,13 @@ func EncodePreview(im *infer.Image, obs []Observation) ([]byte, error) {
 		step++
 	}
 	w, h := im.W/step, im.H/step
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	dst := canvases.Get().(*image.RGBA)
+	defer canvases.Put(dst)
+	if n := 4 * w * h; cap(dst.Pix) < n {
+		*dst = *image.NewRGBA(image.Rect(0, 0, w, h))
+	} else {
+		*dst = image.RGBA{Pix: dst.Pix[:n], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	}
 	for y := 0; y < h; y++ {
 		src := im.Pix[3*(y*step)*im.W:]
 		row := dst.Pix[y*dst.Stride:]
@@ -49,12 +56,17 @@ func EncodePreview(im *infer.Image, obs []Observation) ([]byte, error) {
 		drawRect(dst, float64(o.Box.X)/float64(step), float64(o.Box.Y)/float64(step),
 			float64(o.Box.W)/float64(step), float64(o.Box.H)/float64(step), c)
 	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, dst, &jpeg.Options{Quality: 75}); err != nil {
+	// The JPEG is handed over (the hub keeps it), so its buffer is new; the canvas, fully
+	// overwritten above, is reused.
+	b := bytes.NewBuffer(make([]byte, 0, w*h/4))
+	if err := jpeg.Encode(b, dst, &jpeg.Options{Quality: 75}); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
 }
+
+// canvases holds EncodePreview's RGBA canvases (cameras encode concurrently).
+var canvases = sync.Pool{New: func() any { return new(image.RGBA) }}
 
 func drawRect(dst *image.RGBA, x, y, w, h float64, c color.RGBA) {
 	if math.IsNaN(x+y+w+h) || math.IsInf(x+y+w+h, 0) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigil-edge/vigil/infer"
 )
 
 // ErrUnknownCamera is returned for a camera name that is not configured.
@@ -28,17 +30,37 @@ type FrameProvider interface {
 	NextJPEG(ctx context.Context, camera string, after uint64) (jpeg []byte, seq uint64, err error)
 }
 
-// FrameHub is the FrameProvider the pipeline feeds: one slot per camera holding the newest
-// JPEG, so memory is bounded by the number of cameras whatever the number of viewers.
+// FrameHub is the FrameProvider the pipeline feeds: one slot per camera holding its newest
+// preview, so memory is bounded by the number of cameras whatever the number of viewers.
+//
+// A camera hands its preview frames over raw (PutFrame copies the pixels into the slot's
+// buffer) and they are annotated and encoded only when a viewer asks, once per frame however
+// many viewers share it: a daemon nobody watches encodes no JPEG, yet a snapshot still shows
+// the newest preview frame at once, even of a camera that has stopped.
 type FrameHub struct {
-	mu    sync.Mutex
-	slots map[string]*hubSlot
+	slots map[string]*hubSlot // fixed by NewFrameHub: read without a lock
 }
 
 type hubSlot struct {
-	jpeg    []byte
-	seq     uint64
-	changed chan struct{} // closed and replaced on every Put
+	mu      sync.Mutex
+	seq     uint64 // numbers what was put, JPEGs and raw frames alike
+	jpeg    []byte // the newest JPEG (Put, or the raw frame encoded)
+	jpegSeq uint64
+	changed chan struct{} // made by a waiter, closed on the next change; nil when none waits
+
+	// raw is the newest frame from PutFrame, rawSeq its seq (0: none). While reading, an
+	// encoder outside the lock reads it and PutFrame leaves it alone.
+	raw     rawFrame
+	rawSeq  uint64
+	reading bool
+	failed  uint64 // the rawSeq whose encoding failed: not tried again
+}
+
+// rawFrame is a preview frame waiting to be encoded; its buffers are reused.
+type rawFrame struct {
+	im  infer.Image
+	obs []Observation
+	enc Annotator
 }
 
 var _ FrameProvider = (*FrameHub)(nil)
@@ -47,46 +69,133 @@ var _ FrameProvider = (*FrameHub)(nil)
 func NewFrameHub(cameras ...string) *FrameHub {
 	h := &FrameHub{slots: map[string]*hubSlot{}}
 	for _, c := range cameras {
-		h.slots[c] = &hubSlot{changed: make(chan struct{})}
+		h.slots[c] = &hubSlot{}
 	}
 	return h
 }
 
 // Put stores the newest JPEG of camera (the hub keeps the slice; do not modify it after).
 func (h *FrameHub) Put(camera string, jpeg []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	s, ok := h.slots[camera]
 	if !ok {
 		return
 	}
-	s.jpeg = jpeg
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.seq++
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.jpeg, s.jpegSeq = jpeg, s.seq
+	s.notify()
 }
 
-// NextJPEG implements FrameProvider.
-func (h *FrameHub) NextJPEG(ctx context.Context, camera string, after uint64) ([]byte, uint64, error) {
-	for {
-		h.mu.Lock()
-		s, ok := h.slots[camera]
-		if !ok {
-			h.mu.Unlock()
-			return nil, 0, fmt.Errorf("%w %q", ErrUnknownCamera, camera)
+// PutFrame stores a copy of im and obs as camera's newest preview, to be drawn and encoded by
+// enc when a viewer asks for it; im and obs are not used after PutFrame returns. It returns
+// false, storing nothing, while a viewer's encoding is reading the previous frame (try again
+// with the next one). In the steady state it allocates nothing.
+func (h *FrameHub) PutFrame(camera string, im *infer.Image, obs []Observation, enc Annotator) bool {
+	s, ok := h.slots[camera]
+	if !ok {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reading {
+		return false
+	}
+	r := &s.raw
+	n := len(im.Pix)
+	if cap(r.im.Pix) < n {
+		r.im.Pix = make([]uint8, n)
+	}
+	r.im.W, r.im.H, r.im.Pix = im.W, im.H, r.im.Pix[:n]
+	copy(r.im.Pix, im.Pix)
+	r.obs = append(r.obs[:0], obs...)
+	r.enc = enc
+	s.seq++
+	s.rawSeq = s.seq
+	s.notify()
+	return true
+}
+
+// encode encodes the raw frame outside the lock and keeps the JPEG; s.mu is held on entry
+// and on return. When the annotator panics, the slot is unmarked and unlocked before the
+// panic goes on (net/http recovers handlers' panics: the slot must stay usable).
+func (s *hubSlot) encode() (j []byte, err error) {
+	seq, r := s.rawSeq, s.raw
+	s.reading = true
+	s.mu.Unlock()
+	returned := false
+	defer func() {
+		s.mu.Lock()
+		s.reading = false
+		if err != nil || !returned {
+			s.failed = seq
+		} else if seq > s.jpegSeq {
+			s.jpeg, s.jpegSeq = j, seq
 		}
-		if s.seq > after && s.jpeg != nil {
-			j, seq := s.jpeg, s.seq
-			h.mu.Unlock()
-			return j, seq, nil
+		s.notify()
+		if !returned {
+			s.mu.Unlock()
+		}
+	}()
+	j, err = r.enc(&r.im, r.obs)
+	if err == nil && len(j) == 0 {
+		err = errors.New("preview: the annotator returned no JPEG")
+	}
+	returned = true
+	return j, err
+}
+
+// notify wakes the waiters; s.mu is held.
+func (s *hubSlot) notify() {
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// NextJPEG implements FrameProvider. When the newest preview is a raw frame, the caller
+// encodes it (others asking meanwhile wait for that JPEG rather than encode it again).
+func (h *FrameHub) NextJPEG(ctx context.Context, camera string, after uint64) ([]byte, uint64, error) {
+	s, ok := h.slots[camera]
+	if !ok {
+		return nil, 0, fmt.Errorf("%w %q", ErrUnknownCamera, camera)
+	}
+	s.mu.Lock()
+	for {
+		if s.seq > after {
+			if s.jpegSeq == s.seq && s.jpeg != nil {
+				j, seq := s.jpeg, s.seq
+				s.mu.Unlock()
+				return j, seq, nil
+			}
+			// The newest is a raw frame (Put sets jpegSeq = seq).
+			if !s.reading && s.failed != s.rawSeq {
+				seq := s.rawSeq
+				j, err := s.encode()
+				if err == nil {
+					s.mu.Unlock()
+					return j, seq, nil
+				}
+				continue
+			}
+			if !s.reading && s.jpeg != nil && s.jpegSeq > after {
+				// The newest frame could not be encoded: the JPEG before it is the newest there is.
+				j, seq := s.jpeg, s.jpegSeq
+				s.mu.Unlock()
+				return j, seq, nil
+			}
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
 		}
 		ch := s.changed
-		h.mu.Unlock()
+		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil, 0, ctx.Err()
 		case <-ch:
 		}
+		s.mu.Lock()
 	}
 }
 
@@ -160,7 +269,10 @@ func (h *Health) Frame(name string, t time.Time, dropped uint64) {
 	if c, ok := h.cameras[name]; ok {
 		c.Frames++
 		c.Dropped += dropped
-		c.LastFrame = &t
+		if c.LastFrame == nil {
+			c.LastFrame = new(time.Time)
+		}
+		*c.LastFrame = t // in place: Report copies it, and a frame then costs no allocation
 		if c.State == CameraStarting || c.State == CameraReopening {
 			c.State, c.Error = CameraOK, ""
 		}

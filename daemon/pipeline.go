@@ -78,7 +78,8 @@ type Camera struct {
 	Metrics    *Metrics
 	Frames     *FrameHub
 	Annotate   Annotator
-	// PreviewEvery is the least time between two preview JPEGs (CPU bound for the viewers).
+	// PreviewEvery is the least time between two preview frames handed to Frames (which
+	// encodes them only for viewers): a bound on the viewers' CPU.
 	PreviewEvery time.Duration
 	// MinFace is the smallest face side, in pixels, passed to the recogniser.
 	MinFace int
@@ -135,6 +136,9 @@ func (c *Camera) Run(ctx context.Context) error {
 	}
 	wasDisabled := false
 	lastErr := ""
+	// One Frame for the whole loop: &f.Image goes to the detector and recogniser
+	// (interfaces), so a Frame per iteration would be a heap allocation per frame.
+	var f Frame
 	for {
 		c.beat()
 		if ctx.Err() != nil {
@@ -142,7 +146,8 @@ func (c *Camera) Run(ctx context.Context) error {
 			return nil
 		}
 		nctx, cancel := context.WithTimeout(ctx, pollNext)
-		f, err := c.Source.Next(nctx)
+		var err error
+		f, err = c.Source.Next(nctx)
 		cancel()
 		switch {
 		case err == nil:
@@ -242,13 +247,10 @@ func (c *Camera) Run(ctx context.Context) error {
 				}
 			}
 		}
-		if c.Frames != nil && c.Annotate != nil && f.Time.Sub(lastPreview) >= c.PreviewEvery {
+		// The preview is copied, not encoded: the hub encodes it when a viewer asks.
+		if c.Frames != nil && c.Annotate != nil && f.Time.Sub(lastPreview) >= c.PreviewEvery &&
+			c.Frames.PutFrame(c.Name, &f.Image, obs, c.Annotate) {
 			lastPreview = f.Time
-			if j, err := c.Annotate(&f.Image, obs); err == nil {
-				c.Frames.Put(c.Name, j)
-			} else {
-				log.Debug("camera: preview encode failed", "err", err)
-			}
 		}
 	}
 }

@@ -1,8 +1,9 @@
 package daemon
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/vigil-edge/vigil/detect"
@@ -64,6 +65,17 @@ type Tracker struct {
 	tracks  []*track
 	nextID  uint64
 	ignored uint64
+
+	// Scratch for Update, kept so that a frame costs no allocation once they have grown.
+	pairs              []trackPair
+	trackUsed, obsUsed []bool
+	touched            []*track
+}
+
+// trackPair is a candidate (track, observation) match and its overlap.
+type trackPair struct {
+	ti, oi int
+	iou    float32
 }
 
 // NewTracker makes a tracker for camera.
@@ -83,22 +95,20 @@ func (t *Tracker) Ignored() uint64 { return t.ignored }
 // Update takes the faces of one frame taken at now, sets obs[i].Track, and returns the
 // events this frame caused, in a stable order (ends, then news and updates by track id).
 func (t *Tracker) Update(now time.Time, obs []Observation) []Event {
-	type pair struct {
-		ti, oi int
-		iou    float32
-	}
-	var pairs []pair
+	pairs := t.pairs[:0]
 	for ti, tr := range t.tracks {
 		for oi := range obs {
 			if iou := detect.IoU(tr.box, obs[oi].Box); float64(iou) >= t.cfg.IoU && iou > 0 {
-				pairs = append(pairs, pair{ti, oi, iou})
+				pairs = append(pairs, trackPair{ti, oi, iou})
 			}
 		}
 	}
-	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].iou > pairs[j].iou })
-	trackUsed := make([]bool, len(t.tracks))
-	obsUsed := make([]bool, len(obs))
-	var touched []*track
+	t.pairs = pairs
+	// Highest overlap first; stable, so ties keep track then observation order.
+	slices.SortStableFunc(pairs, func(a, b trackPair) int { return cmp.Compare(b.iou, a.iou) })
+	trackUsed := falses(&t.trackUsed, len(t.tracks))
+	obsUsed := falses(&t.obsUsed, len(obs))
+	touched := t.touched[:0]
 	for _, p := range pairs {
 		if trackUsed[p.ti] || obsUsed[p.oi] {
 			continue
@@ -141,7 +151,7 @@ func (t *Tracker) Update(now time.Time, obs []Observation) []Event {
 		touched = append(touched, tr)
 	}
 
-	sort.Slice(touched, func(i, j int) bool { return touched[i].id < touched[j].id })
+	slices.SortFunc(touched, func(a, b *track) int { return cmp.Compare(a.id, b.id) })
 	for _, tr := range touched {
 		if !tr.announced {
 			if tr.hits >= t.cfg.Confirm {
@@ -160,7 +170,19 @@ func (t *Tracker) Update(now time.Time, obs []Observation) []Event {
 			tr.distance = tr.distFor(name)
 		}
 	}
+	clear(touched) // the scratch holds no track that may end
+	t.touched = touched[:0]
 	return evs
+}
+
+// falses returns (*buf)[:n] all false, growing *buf when it is shorter.
+func falses(buf *[]bool, n int) []bool {
+	if cap(*buf) < n {
+		*buf = make([]bool, n)
+	}
+	b := (*buf)[:n]
+	clear(b)
+	return b
 }
 
 func (t *Tracker) observe(tr *track, now time.Time, o Observation) {
