@@ -200,8 +200,10 @@ func (m *Model) compileConvQ(n *Node, in, out *tensor) (layer, error) {
 				wg = wp
 			}
 			p := neon.Pack(wg, l.ocg, kp)
+			q := requantFor(n, w, gi*l.ocg, p.RowSum, in, out)
+			q.Prepare()
 			cw.packed = append(cw.packed, p)
-			cw.q = append(cw.q, requantFor(n, w, gi*l.ocg, p.RowSum, in, out))
+			cw.q = append(cw.q, q)
 		}
 		return cw, nil
 	})

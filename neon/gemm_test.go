@@ -260,3 +260,23 @@ func TestGemmRowSplit(t *testing.T) {
 		assert.Equal(t, whole, split)
 	})
 }
+
+// TestGemmPrepared runs Gemm, ConvDirect and the sweep shapes with
+// prepared Requants: the same bytes as the oracle.
+func TestGemmPrepared(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(67, 68))
+		for _, s := range [][3]int{{1, 1, 1}, {9, 16, 16}, {37, 70, 300}, {64, 64, 576}, {130, 48, 144}, {17, 33, 27}, {100, 12, 64}} {
+			for range 3 {
+				c := randGemmCase(r, s[0], s[1], s[2])
+				c.q.Prepare()
+				c.check(t)
+			}
+		}
+		for range 20 {
+			c := randDirectCase(r, 2, 1+r.IntN(40), 1+r.IntN(40), 4*(1+r.IntN(4)), 1+r.IntN(9))
+			c.q.Prepare()
+			c.check(t)
+		}
+	})
+}

@@ -144,10 +144,34 @@ func epilogueAVX512(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int, e 
 // epiSlot caches one panel's epilogue parameters across the row tiles of
 // a Gemm call.
 type epiSlot struct {
-	e      epi
+	pe     *epi // the panel's epi in q.prep, or nil: own
+	own    epi
 	q      *Requant
 	j0, nj int
 	noLeft bool // every shift >= 0: the epilogue can skip the saturating pre-shift
+}
+
+// requantPrep is Requant.Prepare's result: each panel's epi, as
+// epiSlot.update would compute it, and its noLeft.
+type requantPrep struct {
+	e      []epi
+	noLeft []bool
+}
+
+func newRequantPrep(q *Requant) *requantPrep {
+	n := len(q.Bias)
+	panels := (n + panelN - 1) / panelN
+	p := &requantPrep{e: make([]epi, panels), noLeft: make([]bool, panels)}
+	for i := range panels {
+		j0 := i * panelN
+		nj := min(panelN, n-j0)
+		p.e[i].set(q, j0, nj)
+		p.noLeft[i] = true
+		for _, sh := range q.Shift[j0 : j0+nj] {
+			p.noLeft[i] = p.noLeft[i] && sh >= 0
+		}
+	}
+	return p
 }
 
 //go:noescape
@@ -159,25 +183,39 @@ func epilogueAVX512Fast(dst *int8, ldd int, acc *[tileM * panelN]int32, rows int
 func (s *epiSlot) epilogue(id int, dst *int8, ldd int, acc *[tileM * panelN]int32, rows int) {
 	switch {
 	case id != idVNNI512:
-		epilogueAVX2(dst, ldd, acc, rows, &s.e)
-	case s.e.fast && fastEpilogue:
-		epilogueAVX512Fast(dst, ldd, acc, rows, &s.e)
+		epilogueAVX2(dst, ldd, acc, rows, s.e())
+	case s.e().fast && fastEpilogue:
+		epilogueAVX512Fast(dst, ldd, acc, rows, s.e())
 	case s.noLeft:
-		epilogueAVX512NoLeft(dst, ldd, acc, rows, &s.e)
+		epilogueAVX512NoLeft(dst, ldd, acc, rows, s.e())
 	default:
-		epilogueAVX512(dst, ldd, acc, rows, &s.e)
+		epilogueAVX512(dst, ldd, acc, rows, s.e())
 	}
+}
+
+// e is the slot's current epi.
+func (s *epiSlot) e() *epi {
+	if s.pe != nil {
+		return s.pe
+	}
+	return &s.own
 }
 
 // update makes s hold the epilogue of channels j0 .. j0+nj-1 of q.
 func (s *epiSlot) update(q *Requant, j0, nj int) {
-	if s.q != q || s.j0 != j0 || s.nj != nj {
-		s.e.set(q, j0, nj)
-		s.q, s.j0, s.nj = q, j0, nj
-		s.noLeft = true
-		for _, sh := range q.Shift[j0 : j0+nj] {
-			s.noLeft = s.noLeft && sh >= 0
-		}
+	if s.q == q && s.j0 == j0 && s.nj == nj {
+		return
+	}
+	s.q, s.j0, s.nj = q, j0, nj
+	if pr := q.prep; pr != nil && j0%panelN == 0 && j0/panelN < len(pr.e) && nj == min(panelN, len(q.Bias)-j0) {
+		s.pe, s.noLeft = &pr.e[j0/panelN], pr.noLeft[j0/panelN]
+		return
+	}
+	s.own.set(q, j0, nj)
+	s.pe = nil
+	s.noLeft = true
+	for _, sh := range q.Shift[j0 : j0+nj] {
+		s.noLeft = s.noLeft && sh >= 0
 	}
 }
 
@@ -393,7 +431,7 @@ func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pi
 			j0 := pi * panelN
 			nj := min(panelN, p.N-j0)
 			s.update(q, j0, nj)
-			if !s.e.fast {
+			if !s.e().fast {
 				break
 			}
 			for j := range nj {
@@ -402,7 +440,7 @@ func archDirect(id int, dst []int8, ldd int, src []int8, rows, cols, rowStep, pi
 			for r := range rows {
 				o := r*cols*ldd + j0
 				_ = dst[o+(cols-1)*ldd+nj-1]
-				directVNNI512BFused(&dst[o], &src[r*rowStep], pixStep, cols, &taps[0], len(taps), gpt, &p.data[pi*p.kp*panelN], &initF[0], ldd, &s.e, 1<<nj-1)
+				directVNNI512BFused(&dst[o], &src[r*rowStep], pixStep, cols, &taps[0], len(taps), gpt, &p.data[pi*p.kp*panelN], &initF[0], ldd, s.e(), 1<<nj-1)
 			}
 			done++
 		}
@@ -661,7 +699,7 @@ func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panel
 	sA, sB := &slots[pi%len(slots)], &slots[(pi+1)%len(slots)]
 	sA.update(q, j0, panelN)
 	sB.update(q, j0+panelN, panelN)
-	if !sA.e.fast || !sB.e.fast {
+	if !sA.e().fast || !sB.e().fast {
 		return 0, false
 	}
 	var initF [2 * panelN]int32
@@ -673,7 +711,7 @@ func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panel
 	_ = p.comp[j0+2*panelN-1]
 	_ = p.data[(pi+2)*p.kp*panelN-1]
 	gemmVNNI512x2Fused(acc, acc2, &a[off], lda, rows, p.K/groupK, &p.data[pi*p.kp*panelN], p.kp*panelN, &p.comp[j0], tail,
-		&dst[doff], ldd, &initF[0], &sA.e, &sB.e)
+		&dst[doff], ldd, &initF[0], sA.e(), sB.e())
 	return done, true
 }
 
@@ -691,7 +729,7 @@ func archTile1Fused(id int, dst []int8, doff, ldd int, a []int8, lda, rows int, 
 		return false
 	}
 	s.update(q, j0, nj)
-	if !s.e.fast {
+	if !s.e().fast {
 		return false
 	}
 	var initF [panelN]int32
@@ -700,7 +738,7 @@ func archTile1Fused(id int, dst []int8, doff, ldd int, a []int8, lda, rows int, 
 	}
 	_ = dst[doff+(rows-1)*ldd+nj-1]
 	_ = p.data[(pi+1)*p.kp*panelN-1]
-	gemmVNNI512Fused1(&dst[doff], &a[0], lda, rows, p.K/groupK, &p.data[pi*p.kp*panelN], &initF[0], nil, ldd, &s.e, 1<<nj-1)
+	gemmVNNI512Fused1(&dst[doff], &a[0], lda, rows, p.K/groupK, &p.data[pi*p.kp*panelN], &initF[0], nil, ldd, s.e(), 1<<nj-1)
 	return true
 }
 

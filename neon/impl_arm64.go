@@ -218,3 +218,7 @@ func (p *dwPrepared) biased(c, stride, outW int) bool { return false }
 func archDepthwiseBorders(dst, src []int8, h, w, c, stride, padTop, padLeft, outH, outW int, padValue int8, prep *dwPrepared, oyA, oyB, oxA, oxW int) bool {
 	return false
 }
+
+type requantPrep struct{}
+
+func newRequantPrep(q *Requant) *requantPrep { return nil }

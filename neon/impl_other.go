@@ -53,3 +53,7 @@ type dwPrepared struct{}
 func (p *dwPrepared) prepare(wts []int8, c int, q *Requant) {}
 
 func (p *dwPrepared) biased(c, stride, outW int) bool { return false }
+
+type requantPrep struct{}
+
+func newRequantPrep(q *Requant) *requantPrep { return nil }
