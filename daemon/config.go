@@ -139,6 +139,12 @@ type Thresholds struct {
 	IoU float64 `yaml:"iou"`
 	// MinFace is the smallest face side, in pixels, that is recognised.
 	MinFace int `yaml:"min_face"`
+	// MinSharpness is the smallest focus measure (variance of the Laplacian of the aligned
+	// chip) of a face that is recognised; blurrier faces cast no vote. 0 accepts any.
+	MinSharpness float64 `yaml:"min_sharpness"`
+	// MaxYaw is the largest |pose proxy| (0 frontal, 1 profile) of a face that is
+	// recognised; 0 accepts any.
+	MaxYaw float64 `yaml:"max_yaw"`
 	// MaxTracks bounds tracks per camera.
 	MaxTracks int `yaml:"max_tracks"`
 }
@@ -208,6 +214,7 @@ func Default() Config {
 		},
 		Thresholds: Thresholds{
 			Distance: 0, Confirm: 3, Absence: Duration(2 * time.Second), IoU: 0.3, MinFace: 40, MaxTracks: 32,
+			MinSharpness: 20, MaxYaw: 0.6,
 		},
 		Commands: CommandsConfig{MaxPayload: 1 << 20},
 		GPIO: GPIOConfig{
@@ -572,7 +579,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	floatRange := func(key string, v, lo, hi float64, loOpen bool) {
-		if v < lo || v > hi || (loOpen && v == lo) {
+		if math.IsNaN(v) || v < lo || v > hi || (loOpen && v == lo) {
 			op := "between"
 			if loOpen {
 				op = "above " + strconv.FormatFloat(lo, 'g', -1, 64) + " and at most"
@@ -732,6 +739,8 @@ func (c *Config) Validate() error {
 	durRange("thresholds.absence", c.Thresholds.Absence, 10*time.Millisecond, MaxAbsence)
 	floatRange("thresholds.iou", c.Thresholds.IoU, 0, 1, true)
 	intRange("thresholds.min_face", c.Thresholds.MinFace, 0, MaxFrameSide)
+	floatRange("thresholds.min_sharpness", c.Thresholds.MinSharpness, 0, 100000, false)
+	floatRange("thresholds.max_yaw", c.Thresholds.MaxYaw, 0, 1, false)
 	intRange("thresholds.max_tracks", c.Thresholds.MaxTracks, 1, MaxTracksLimit)
 
 	// Commands

@@ -82,6 +82,8 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"fps range", minimalConfig + "    fps: 1000\n", "cameras[0].fps", 8, "at most 240"},
 		{"bad duration", minimalConfig + "thresholds: {absence: soon}\n", "thresholds.absence", 8, "duration"},
 		{"negative duration", minimalConfig + "thresholds: {absence: -2s}\n", "thresholds.absence", 8, "between"},
+		{"yaw range", minimalConfig + "thresholds: {max_yaw: 2}\n", "thresholds.max_yaw", 8, "between 0 and 1"},
+		{"negative sharpness", minimalConfig + "thresholds: {min_sharpness: -1}\n", "thresholds.min_sharpness", 8, "between 0 and"},
 		{"device slash", strings.Replace(minimalConfig, "garage-pi", "garage/pi", 1), "device", 1, "topic level"},
 		{"device plus", strings.Replace(minimalConfig, "garage-pi", "garage+", 1), "device", 1, "topic level"},
 		{"device hash", strings.Replace(minimalConfig, "garage-pi", `"#"`, 1), "device", 1, "topic level"},

@@ -106,28 +106,45 @@ type Embedded struct {
 // EmbedFace aligns f (by its landmarks, or by its box when it has none)
 // to the embedder's input size, measures its quality and embeds it.
 func EmbedFace(img *infer.Image, f Face, e Embedder) (Embedded, error) {
+	var out Embedded
+	if err := EmbedFaceInto(&out, img, f, e, QualityMin{}); err != nil {
+		return Embedded{}, err
+	}
+	return out, nil
+}
+
+// EmbedFaceInto is EmbedFace into dst, reusing dst.Chip and dst.Embedding
+// when they have the right size (a camera loop allocates nothing per face
+// this way). A face below min (QualityMin.Check) is not embedded: the error
+// says which measure failed, and dst holds the chip and its Quality.
+func EmbedFaceInto(dst *Embedded, img *infer.Image, f Face, e Embedder, min QualityMin) error {
 	size := e.InputSize()
+	if dst.Chip == nil || dst.Chip.W != size || dst.Chip.H != size {
+		dst.Chip = infer.NewImage(size, size)
+	}
+	if len(dst.Embedding) != e.Dim() {
+		dst.Embedding = make([]float32, e.Dim())
+	}
 	var (
-		chip *infer.Image
-		t    Similarity
-		err  error
+		t   Similarity
+		err error
 	)
 	if f.Landmarks != nil {
-		chip, t, err = Align(img, *f.Landmarks, size)
+		t, err = alignInto(dst.Chip, img, *f.Landmarks)
 	} else {
 		m := f.Margin
 		if m == 0 {
 			m = BoxMargin
 		}
-		chip, t, err = CropBox(img, f.X, f.Y, f.W, f.H, m, size)
+		t, err = cropBoxInto(dst.Chip, img, f.X, f.Y, f.W, f.H, m)
 	}
 	if err != nil {
-		return Embedded{}, err
+		return err
 	}
-	out := Embedded{Face: f, Chip: chip, Transform: t, Embedding: make([]float32, e.Dim())}
-	out.Quality = MeasureQuality(chip, f.Landmarks, float64(max(f.W, f.H)))
-	if err := e.Embed(chip, out.Embedding); err != nil {
-		return Embedded{}, err
+	dst.Face, dst.Transform = f, t
+	dst.Quality = MeasureQuality(dst.Chip, f.Landmarks, float64(max(f.W, f.H)))
+	if err := min.Check(dst.Quality); err != nil {
+		return err
 	}
-	return out, nil
+	return e.Embed(dst.Chip, dst.Embedding)
 }

@@ -207,16 +207,25 @@ func bilinear(out []uint8, src *infer.Image, sx, sy float64) {
 // Align cuts a size x size chip from img with the face's landmarks moved
 // onto Template(size, ChipPadding).
 func Align(img *infer.Image, lm Landmarks, size int) (*infer.Image, Similarity, error) {
-	tpl := Template(size, ChipPadding)
-	t, err := EstimateSimilarity(lm[:], tpl[:])
-	if err != nil {
-		return nil, Similarity{}, fmt.Errorf("align: %w", err)
-	}
 	chip := infer.NewImage(size, size)
-	if err := Warp(chip, img, t); err != nil {
-		return nil, Similarity{}, fmt.Errorf("align: %w", err)
+	t, err := alignInto(chip, img, lm)
+	if err != nil {
+		return nil, Similarity{}, err
 	}
 	return chip, t, nil
+}
+
+// alignInto is Align into an existing chip (its size is the chip's).
+func alignInto(chip, img *infer.Image, lm Landmarks) (Similarity, error) {
+	tpl := Template(chip.W, ChipPadding)
+	t, err := EstimateSimilarity(lm[:], tpl[:])
+	if err != nil {
+		return Similarity{}, fmt.Errorf("align: %w", err)
+	}
+	if err := Warp(chip, img, t); err != nil {
+		return Similarity{}, fmt.Errorf("align: %w", err)
+	}
+	return t, nil
 }
 
 // BoxMargin is the margin CropBox adds around a detector box on each side,
@@ -229,17 +238,26 @@ const BoxMargin = 0.2
 // centred on the box, of side max(w, h)*(1+2*margin), resized to
 // size x size (bilinear; outside the image, edge pixels repeat).
 func CropBox(img *infer.Image, x, y, w, h float32, margin float64, size int) (*infer.Image, Similarity, error) {
+	chip := infer.NewImage(size, size)
+	t, err := cropBoxInto(chip, img, x, y, w, h, margin)
+	if err != nil {
+		return nil, Similarity{}, err
+	}
+	return chip, t, nil
+}
+
+// cropBoxInto is CropBox into an existing square chip.
+func cropBoxInto(chip, img *infer.Image, x, y, w, h float32, margin float64) (Similarity, error) {
 	if !(w > 0 && h > 0) {
-		return nil, Similarity{}, fmt.Errorf("crop: %w: empty box %gx%g", ErrDegenerate, w, h)
+		return Similarity{}, fmt.Errorf("crop: %w: empty box %gx%g", ErrDegenerate, w, h)
 	}
 	side := float64(max(w, h)) * (1 + 2*margin)
 	cx, cy := float64(x)+float64(w)/2, float64(y)+float64(h)/2
-	s := float64(size) / side
+	s := float64(chip.W) / side
 	// Map the square's top-left corner to (-0.5, -0.5) so pixel centres line up.
 	t := Similarity{A: s, TX: -(cx-side/2)*s - 0.5 + s*0.5, TY: -(cy-side/2)*s - 0.5 + s*0.5}
-	chip := infer.NewImage(size, size)
 	if err := Warp(chip, img, t); err != nil {
-		return nil, Similarity{}, fmt.Errorf("crop: %w", err)
+		return Similarity{}, fmt.Errorf("crop: %w", err)
 	}
-	return chip, t, nil
+	return t, nil
 }

@@ -1,6 +1,7 @@
 package face
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -36,17 +37,26 @@ type QualityMin struct {
 // faces under 40 pixels, near-profile poses.
 var DefaultQualityMin = QualityMin{Sharpness: 20, Size: 40, MaxYaw: 0.6}
 
-// Check returns nil when q meets m, else an error that says which measure
-// failed and by how much.
+// ErrLowQuality is matched (errors.Is) by QualityMin.Check's errors.
+var ErrLowQuality = errors.New("face below the quality minimum")
+
+// qualityError is a Check failure: its text says which measure failed.
+type qualityError string
+
+func (e qualityError) Error() string        { return string(e) }
+func (e qualityError) Is(target error) bool { return target == ErrLowQuality }
+
+// Check returns nil when q meets m, else an error (matching ErrLowQuality)
+// that says which measure failed and by how much.
 func (m QualityMin) Check(q Quality) error {
 	if q.Sharpness < m.Sharpness {
-		return fmt.Errorf("face too blurred: sharpness %.1f < minimum %.1f", q.Sharpness, m.Sharpness)
+		return qualityError(fmt.Sprintf("face too blurred: sharpness %.1f < minimum %.1f", q.Sharpness, m.Sharpness))
 	}
 	if q.Size < m.Size {
-		return fmt.Errorf("face too small: %.0f px < minimum %.0f px", q.Size, m.Size)
+		return qualityError(fmt.Sprintf("face too small: %.0f px < minimum %.0f px", q.Size, m.Size))
 	}
 	if m.MaxYaw > 0 && !math.IsNaN(q.Yaw) && math.Abs(q.Yaw) > m.MaxYaw {
-		return fmt.Errorf("face turned too far: yaw proxy %.2f exceeds %.2f", q.Yaw, m.MaxYaw)
+		return qualityError(fmt.Sprintf("face turned too far: yaw proxy %.2f exceeds %.2f", q.Yaw, m.MaxYaw))
 	}
 	return nil
 }
@@ -58,16 +68,18 @@ func Sharpness(img *infer.Image) float64 {
 	if w < 3 || h < 3 {
 		return 0
 	}
-	luma := make([]float64, w*h)
-	for i := range luma {
+	// Luma computed where it is read (five times per pixel) rather than kept in a
+	// w*h copy: the same float64 values in the same order, and nothing allocated
+	// per face in the daemon.
+	luma := func(i int) float64 {
 		p := img.Pix[3*i : 3*i+3]
-		luma[i] = 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
+		return 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
 	}
 	var sum, sum2 float64
 	for y := 1; y < h-1; y++ {
 		for x := 1; x < w-1; x++ {
 			i := y*w + x
-			l := luma[i-1] + luma[i+1] + luma[i-w] + luma[i+w] - 4*luma[i]
+			l := luma(i-1) + luma(i+1) + luma(i-w) + luma(i+w) - 4*luma(i)
 			sum += l
 			sum2 += l * l
 		}

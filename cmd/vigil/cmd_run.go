@@ -87,6 +87,7 @@ func runDaemon(ctx context.Context, path string, cfg *daemon.Config, log *slog.L
 		prec = infer.Float32
 	}
 	eng := &runEngine{cfg: cfg, prec: prec, log: log}
+	eng.setQuality(cfg)
 	defer eng.close()
 
 	gal, err := face.OpenGallery(cfg.Gallery)
@@ -257,6 +258,14 @@ type runEngine struct {
 	enrolDet detect.Detector
 	enrolEmb *face.GraphEmbedder
 	matcher  atomic.Pointer[face.Matcher]
+	// quality is the minimum a face must meet to be recognised (thresholds.min_sharpness
+	// and max_yaw; the size gate is the pipeline's min_face): SIGHUP replaces it.
+	quality atomic.Pointer[face.QualityMin]
+}
+
+// setQuality takes the recognition quality minimum from c.
+func (e *runEngine) setQuality(c *daemon.Config) {
+	e.quality.Store(&face.QualityMin{Sharpness: c.Thresholds.MinSharpness, MaxYaw: c.Thresholds.MaxYaw})
 }
 
 func (e *runEngine) close() {
@@ -305,7 +314,7 @@ func (e *runEngine) newRecognizer() (daemon.Recognizer, error) {
 	e.mu.Lock()
 	e.closers = append(e.closers, emb.Close)
 	e.mu.Unlock()
-	return &runRecognizer{emb: emb, m: &e.matcher}, nil
+	return &runRecognizer{emb: emb, m: &e.matcher, q: &e.quality}, nil
 }
 
 func (e *runEngine) rebuildMatcher(c *daemon.Config) error {
@@ -339,6 +348,7 @@ func (e *runEngine) reload(nc *daemon.Config) error {
 	if err := e.rebuildMatcher(nc); err != nil {
 		return err
 	}
+	e.setQuality(nc)
 	e.cfg = nc
 	return nil
 }
@@ -392,18 +402,26 @@ func (e *runEngine) Remove(ctx context.Context, name string) error {
 type runRecognizer struct {
 	emb *face.GraphEmbedder
 	m   *atomic.Pointer[face.Matcher]
+	q   *atomic.Pointer[face.QualityMin]
+	buf face.Embedded // chip and embedding reused frame after frame (one camera, one goroutine)
 }
 
+// Recognize embeds and matches one detected face. A face below the quality minimum (too
+// blurred or turned away) is not recognised: the error says why, and the pipeline records
+// no vote for that frame.
 func (r *runRecognizer) Recognize(im *infer.Image, d detect.Detection) (string, float32, error) {
 	m := r.m.Load()
-	f, err := face.EmbedFace(im, faceOf(d), r.emb)
-	if err != nil {
+	var min face.QualityMin
+	if q := r.q.Load(); q != nil {
+		min = *q
+	}
+	if err := face.EmbedFaceInto(&r.buf, im, faceOf(d), r.emb, min); err != nil {
 		return "", 0, err
 	}
 	if m == nil {
 		return daemon.Unknown, float32(math.Inf(1)), nil
 	}
-	mt := m.Match(f.Embedding)
+	mt := m.Match(r.buf.Embedding)
 	return mt.Name, mt.Distance, nil
 }
 
