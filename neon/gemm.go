@@ -102,24 +102,55 @@ func Gemm(dst []int8, ldd int, a []int8, lda int, m int, p *Packed, q *Requant) 
 	var acc, acc2 [tileM * panelN]int32
 	var tw [tileM]uint32
 	panels := (p.N + panelN - 1) / panelN
-	// Pairs of panels with the epilogue fused into the tile kernel take
-	// every row in one call when no row has a K%4 tail (panels [0, pi0)).
+	// Pairs of panels with the epilogue fused into the tile kernel, and a
+	// last odd panel, take every row, a block of rows at a time (about
+	// 16 KB of A, which stays in L1 across the panels), when no row has a
+	// K%4 tail: panels [0, pi0). The last block takes the rest, so every
+	// block has at least 8 rows; a pair's last rows%8 rows come back raw in
+	// acc, acc2 for the separate epilogue. Which panels fuse depends only
+	// on q and p: the first block decides for all.
 	pi0 := 0
-	for p.K%groupK == 0 && pi0+1 < panels {
-		done, ok := archTile2Fused(cur.id, dst, pi0*panelN, ldd, &acc, &acc2, a, 0, lda, m, p, pi0, nil, q, &slots)
-		if !ok {
-			break
-		}
-		if done < m { // the last m%8 rows are raw in acc, acc2
-			for t, ac := range [2]*[tileM * panelN]int32{&acc, &acc2} {
-				j0 := (pi0 + t) * panelN
-				archEpilogue(cur.id, dst, done*ldd+j0, ldd, ac, m-done, panelN, q, j0, &slots[(pi0+t)%len(slots)])
+	if p.K%groupK == 0 && m >= 8 {
+		blk := max(8, (16<<10)/max(lda, 1)&^7)
+		pairs, single := -1, false
+		for r0 := 0; r0 < m; {
+			rows := blk
+			if m-r0 < 2*blk {
+				rows = m - r0
 			}
+			n := 0
+			for pi := 0; pi+1 < panels && (pairs < 0 || n < pairs); pi += 2 {
+				done, ok := archTile2Fused(cur.id, dst, r0*ldd+pi*panelN, ldd, &acc, &acc2, a, r0*lda, lda, rows, p, pi, nil, q, &slots)
+				if !ok {
+					if pairs >= 0 {
+						panic("neon: a fused panel pair refused a later block")
+					}
+					break
+				}
+				if done < rows {
+					for t, ac := range [2]*[tileM * panelN]int32{&acc, &acc2} {
+						j0 := (pi + t) * panelN
+						archEpilogue(cur.id, dst, (r0+done)*ldd+j0, ldd, ac, rows-done, panelN, q, j0, &slots[(pi+t)%len(slots)])
+					}
+				}
+				n++
+			}
+			pi := 2 * n
+			switch {
+			case pairs < 0:
+				pairs = n
+				single = pi == panels-1 && archTile1Fused(cur.id, dst, r0*ldd+pi*panelN, ldd, a[r0*lda:], lda, rows, p, pi, q, &slots[pi%len(slots)])
+			case single:
+				if !archTile1Fused(cur.id, dst, r0*ldd+pi*panelN, ldd, a[r0*lda:], lda, rows, p, pi, q, &slots[pi%len(slots)]) {
+					panic("neon: the fused last panel refused a later block")
+				}
+			}
+			r0 += rows
 		}
-		pi0 += 2
-	}
-	if pi0 == panels-1 && archTile1Fused(cur.id, dst, pi0*panelN, ldd, a, lda, m, p, pi0, q, &slots[pi0%len(slots)]) {
-		pi0++ // the last panel, alone or after the pairs
+		pi0 = 2 * pairs
+		if single {
+			pi0++
+		}
 	}
 	for i0 := 0; i0 < m && pi0 < panels; i0 += tileM {
 		rows := min(tileM, m-i0)

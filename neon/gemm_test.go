@@ -266,7 +266,8 @@ func TestGemmRowSplit(t *testing.T) {
 func TestGemmPrepared(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(67, 68))
-		for _, s := range [][3]int{{1, 1, 1}, {9, 16, 16}, {37, 70, 300}, {64, 64, 576}, {130, 48, 144}, {17, 33, 27}, {100, 12, 64}} {
+		// (3001 and 777 rows: several row blocks of the fused kernels)
+		for _, s := range [][3]int{{1, 1, 1}, {9, 16, 16}, {37, 70, 300}, {64, 64, 576}, {130, 48, 144}, {17, 33, 27}, {100, 12, 64}, {3001, 48, 16}, {777, 40, 64}} {
 			for range 3 {
 				c := randGemmCase(r, s[0], s[1], s[2])
 				c.q.Prepare()
