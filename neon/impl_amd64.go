@@ -331,7 +331,7 @@ func requantizeAVX2(dst, src *int8, n int, e *epi)
 // many it did.
 func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) int {
 	done := 0 // elements done by addAVX512
-	if n64 := len(a) &^ 63; n64 > 0 && cur.id == idVNNI512 && cpu.X86.HasAVX512VBMI && fastAdd {
+	if n64 := len(a) &^ 63; n64 > 0 && cur.id == idVNNI512 && cpu.X86.HasAVX512VBMI && cpu.X86.HasAVX512BW && fastAdd {
 		var f addFast
 		if f.set(zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut, lo, hi) {
 			_, _ = dst[n64-1], b[n64-1]
@@ -693,7 +693,7 @@ func gemmVNNI512x2Fused(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, g
 // in acc and acc2 from row 0. rows may exceed tileM when tail is nil.
 func archTile2Fused(id int, dst []int8, doff, ldd int, acc, acc2 *[tileM * panelN]int32, a []int8, off, lda, rows int, p *Packed, pi int, tail *[tileM]uint32, q *Requant, slots *[8]epiSlot) (int, bool) {
 	j0 := pi * panelN
-	if id != idVNNI512 || !fastEpilogue || !fusedGemm || rows < 8 || rows > tileM && tail != nil || p.K == 0 || j0+2*panelN > p.N || !cpu.X86.HasAVX512VBMI {
+	if id != idVNNI512 || !fastEpilogue || !fusedGemm || rows < 8 || rows > tileM && tail != nil || p.K == 0 || j0+2*panelN > p.N || !cpu.X86.HasAVX512VBMI || !cpu.X86.HasAVX512BW {
 		return 0, false
 	}
 	sA, sB := &slots[pi%len(slots)], &slots[(pi+1)%len(slots)]
