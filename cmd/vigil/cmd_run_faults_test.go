@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,9 +77,9 @@ func cameraSourceVanishes(t *testing.T, video bool) {
 		shots = append(shots, sceneJPEG(t, loadPhoto(t, p), 320, 240, image.Rect(100, 60, 220, 180)))
 	}
 	writeFolder := func(d string) {
-		require.NoError(t, os.MkdirAll(d, 0o755))
-		for i, b := range shots {
-			require.NoError(t, os.WriteFile(filepath.Join(d, fmt.Sprintf("%02d.jpg", i)), b, 0o644))
+		add := frameWriter(t, d)
+		for _, b := range shots {
+			add(b)
 		}
 	}
 	camA, camB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
@@ -90,9 +89,9 @@ func cameraSourceVanishes(t *testing.T, video bool) {
 	if video {
 		// The same pictures twice over as Motion JPEG in AVI (OpenCV's FFmpeg backend).
 		frames := filepath.Join(dir, "frames")
-		require.NoError(t, os.MkdirAll(frames, 0o755))
+		add := frameWriter(t, frames)
 		for i := range 2 * len(shots) {
-			require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%04d.jpg", i)), shots[i%len(shots)], 0o644))
+			add(shots[i%len(shots)])
 		}
 		camB = filepath.Join(dir, "b.avi")
 		out, err := exec.Command("ffmpeg", "-y", "-loglevel", "error", "-framerate", "5", "-i", filepath.Join(frames, "%04d.jpg"), "-c:v", "mjpeg", "-q:v", "3", camB).CombinedOutput()
@@ -118,34 +117,11 @@ cameras:
 log: {level: info}
 `, b.URL(), filepath.Join(dir, "queue"), filepath.Join(dir, "gallery"), addr, camA, camB)), 0o600))
 
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(exe, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), envRunMain+"=1")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("vigil log:\n%s", logs.String())
-		}
-		http.DefaultClient.CloseIdleConnections()
-	}()
+	p := startRun(t, cfg)
 	alive := func() {
 		t.Helper()
-		select {
-		case <-exited:
-			t.Fatalf("vigil exited: %v", cmd.ProcessState)
-		default:
+		if !p.running() {
+			t.Fatalf("vigil exited: %v", p.cmd.ProcessState)
 		}
 	}
 	wait := func(what string, cond func(h healthReport) bool) healthReport {
@@ -213,7 +189,7 @@ log: {level: info}
 	alive()
 	assert.Equal(t, start0, scrapeMetric(t, addr, "process_start_time_seconds"), "the process never restarted")
 	t.Logf("camera a frames: %.0f at start, %.0f -> %.0f while b was down, %.0f at end; camera b frames: %.0f at start, %.0f while down (unchanged: %.0f), %.0f at end; b recovered %s after its source came back; one process (pid %d) throughout",
-		a0, aDown, aDown2, a1, b0, bDown, bDown2, b1, recovered.Round(10*time.Millisecond), cmd.Process.Pid)
+		a0, aDown, aDown2, a1, b0, bDown, bDown2, b1, recovered.Round(10*time.Millisecond), p.cmd.Process.Pid)
 }
 
 // syncBuffer is a bytes.Buffer safe for the child's stderr copier and the test to share.

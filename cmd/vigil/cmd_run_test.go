@@ -92,6 +92,92 @@ func truncateForLog(b []byte) string {
 	return string(b)
 }
 
+// subscribe connects an MQTT client to broker as id, subscribed at QoS 1 to topics, that
+// records every message it receives; it disconnects when the test ends.
+func subscribe(t *testing.T, broker, id string, topics ...string) (paho.Client, *mqttLog) {
+	t.Helper()
+	l := &mqttLog{}
+	sub := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(id).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			l.mu.Lock()
+			l.msgs = append(l.msgs, m)
+			l.mu.Unlock()
+		}))
+	require.True(t, sub.Connect().WaitTimeout(30*time.Second))
+	t.Cleanup(func() { sub.Disconnect(100) })
+	for _, tp := range topics {
+		require.True(t, sub.Subscribe(tp, 1, nil).WaitTimeout(30*time.Second))
+	}
+	return sub, l
+}
+
+// enrol runs `vigil enroll --largest` into gallery with the person's first photograph (the
+// tests show the others to the cameras).
+func enrol(t *testing.T, gallery, person string) {
+	t.Helper()
+	code, out, errOut := run("enroll", "--gallery", gallery, "--largest", person, johnsPhotos(t, person)[0])
+	require.Equal(t, exitOK, code, "enroll %s: %s%s", person, out, errOut)
+}
+
+// frameWriter makes the folder dir and returns a function that writes the next frame into
+// it, named %04d.jpg: the order a folder camera reads them in, and ffmpeg's -i pattern.
+func frameWriter(t *testing.T, dir string) func(jpg []byte) {
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	n := 0
+	return func(jpg []byte) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.jpg", n)), jpg, 0o644))
+		n++
+	}
+}
+
+// runProc is a `vigil run` child process (this test binary as main).
+type runProc struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer // its stderr
+	// exited is closed once the process has exited and been waited for: cmd.ProcessState
+	// and err are set then.
+	exited chan struct{}
+	err    error // what cmd.Wait returned
+}
+
+// startRun starts `vigil run --config cfg`. When the test ends, the process is sent SIGTERM
+// (and killed if it has not stopped 30 s later) unless it has exited already, and its log is
+// printed if the test failed.
+func startRun(t *testing.T, cfg string) *runProc {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	p := &runProc{cmd: exec.Command(exe, "run", "--config", cfg), logs: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), envRunMain+"=1")
+	p.cmd.Stderr = p.logs
+	require.NoError(t, p.cmd.Start())
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM) // os.ErrProcessDone once it has exited
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("vigil log:\n%s", p.logs.String())
+		}
+		http.DefaultClient.CloseIdleConnections()
+	})
+	return p
+}
+
+// running tells whether the process has not exited yet.
+func (p *runProc) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 func lastOn(msgs []paho.Message, topic string) string {
 	p := ""
 	for _, m := range msgs {
@@ -132,28 +218,22 @@ func TestRunEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	gallery := filepath.Join(dir, "gallery")
 	salley, savage, schneider := johnsPhotos(t, "John_Salley"), johnsPhotos(t, "John_Savage"), johnsPhotos(t, "John_Schneider")
-	for name, photo := range map[string]string{"John_Salley": salley[0], "John_Savage": savage[0]} {
-		code, out, errOut := run("enroll", "--gallery", gallery, "--largest", name, photo)
-		require.Equal(t, exitOK, code, "enroll %s: %s%s", name, out, errOut)
-	}
+	enrol(t, gallery, "John_Salley")
+	enrol(t, gallery, "John_Savage")
 
 	// The "video": a 480x360 scene where each person (a photograph pasted in, drifting a few
 	// pixels a frame) stays 15 frames, then 10 empty frames so the track ends.
 	frames := filepath.Join(dir, "frames")
-	require.NoError(t, os.MkdirAll(frames, 0o755))
-	n := 0
-	add := func(photo image.Image, x int) {
-		b := sceneJPEG(t, photo, 480, 360, image.Rect(x, 100, x+150, 250))
-		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%04d.jpg", n)), b, 0o644))
-		n++
-	}
+	add := frameWriter(t, frames)
+	empty := sceneJPEG(t, nil, 480, 360, image.Rectangle{})
 	for _, path := range []string{salley[1], savage[1], schneider[1]} {
 		photo := loadPhoto(t, path)
 		for i := range 15 {
-			add(photo, 120+2*i)
+			x := 120 + 2*i
+			add(sceneJPEG(t, photo, 480, 360, image.Rect(x, 100, x+150, 250)))
 		}
 		for range 10 {
-			add(nil, 0)
+			add(empty)
 		}
 	}
 
@@ -165,18 +245,7 @@ func TestRunEndToEnd(t *testing.T) {
 	require.NoError(t, err, "ffmpeg (scripts/setup.sh installs it): %s", out)
 
 	b := mosquittotest.Start(t)
-	log := &mqttLog{}
-	sub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("e2e-sub").
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
-			log.mu.Lock()
-			log.msgs = append(log.msgs, m)
-			log.mu.Unlock()
-		}))
-	require.True(t, sub.Connect().WaitTimeout(30*time.Second))
-	defer sub.Disconnect(100)
-	for _, tp := range []string{"vigil/#", "homeassistant/#"} {
-		require.True(t, sub.Subscribe(tp, 1, nil).WaitTimeout(30*time.Second))
-	}
+	_, log := subscribe(t, b.URL(), "e2e-sub", "vigil/#", "homeassistant/#")
 
 	cfg := filepath.Join(dir, "vigil.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`device: e2e
@@ -189,32 +258,7 @@ thresholds: {confirm: 2, absence: 400ms, min_face: 20}
 log: {level: info}
 `, b.URL(), filepath.Join(dir, "queue"), gallery, video)), 0o600))
 
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(exe, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), envRunMain+"=1")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logMu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
-		}
-	}()
-	defer func() {
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("vigil log:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	}()
+	p := startRun(t, cfg)
 
 	events := func(msgs []paho.Message) []daemon.Event {
 		var out []daemon.Event
@@ -258,14 +302,12 @@ log: {level: info}
 	assert.Equal(t, "0", lastOn(msgs, "vigil/e2e/door/face/John_Salley"))
 
 	// The HTTP side, on the port the kernel chose (logged at start).
-	logMu.Lock()
 	addr := ""
-	for _, line := range strings.Split(logs.String(), "\n") {
+	for _, line := range strings.Split(p.logs.String(), "\n") {
 		if i := strings.Index(line, `msg="http: listening" addr=`); i >= 0 {
 			addr = strings.TrimSpace(line[i+len(`msg="http: listening" addr=`):])
 		}
 	}
-	logMu.Unlock()
 	require.NotEmpty(t, addr, "http address in the log")
 	resp, err := http.Get("http://" + addr + "/snapshot/door.jpg")
 	require.NoError(t, err)
@@ -284,9 +326,8 @@ log: {level: info}
 	assert.Contains(t, string(metrics), `vigil_inference_seconds_count{model="mtcnn"}`)
 	http.DefaultClient.CloseIdleConnections()
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-	<-logDone
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.exited
 	log.waitFor(t, "last will after SIGKILL", func(m []paho.Message) bool { return lastOn(m, "vigil/e2e/available") == "offline" })
 }
 
@@ -295,29 +336,18 @@ log: {level: info}
 func TestRunCommandsAndSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	gallery := filepath.Join(dir, "gallery")
-	salley, schneider := johnsPhotos(t, "John_Salley"), johnsPhotos(t, "John_Schneider")
-	code, out, errOut := run("enroll", "--gallery", gallery, "--largest", "John_Salley", salley[0])
-	require.Equal(t, exitOK, code, "%s%s", out, errOut)
+	enrol(t, gallery, "John_Salley")
 
 	frames := filepath.Join(dir, "frames")
-	require.NoError(t, os.MkdirAll(frames, 0o755))
+	add := frameWriter(t, frames)
 	var blank bytes.Buffer
 	require.NoError(t, jpeg.Encode(&blank, image.NewRGBA(image.Rect(0, 0, 320, 240)), nil))
-	for i := range 3 {
-		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%d.jpg", i)), blank.Bytes(), 0o644))
+	for range 3 {
+		add(blank.Bytes())
 	}
 
 	b := mosquittotest.Start(t)
-	log := &mqttLog{}
-	sub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("cmd-sub").
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
-			log.mu.Lock()
-			log.msgs = append(log.msgs, m)
-			log.mu.Unlock()
-		}))
-	require.True(t, sub.Connect().WaitTimeout(30*time.Second))
-	defer sub.Disconnect(100)
-	require.True(t, sub.Subscribe("vigil/#", 1, nil).WaitTimeout(30*time.Second))
+	sub, log := subscribe(t, b.URL(), "cmd-sub", "vigil/#")
 
 	queue := filepath.Join(dir, "queue")
 	cfg := filepath.Join(dir, "vigil.yaml")
@@ -331,23 +361,10 @@ detector: {precision: float32}
 commands: {enabled: true, max_payload: 200000}
 `, b.URL(), queue, gallery, frames)), 0o600))
 
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(exe, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), envRunMain+"=1")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if t.Failed() {
-			t.Logf("vigil log:\n%s", logs.String())
-		}
-	}()
+	p := startRun(t, cfg)
 	log.waitFor(t, "online", func(m []paho.Message) bool { return lastOn(m, "vigil/cmdtest/available") == "online" })
 
-	photo, err := os.ReadFile(schneider[0])
+	photo, err := os.ReadFile(johnsPhotos(t, "John_Schneider")[0])
 	require.NoError(t, err)
 	replies := 0
 	send := func(topic string, payload []byte) daemon.CommandReply {
@@ -382,18 +399,18 @@ commands: {enabled: true, max_payload: 200000}
 	assert.True(t, r.OK, "%+v", r)
 
 	start := time.Now()
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case err := <-exited:
-		require.NoError(t, err, "exit status after SIGTERM")
+	case <-p.exited:
+		require.NoError(t, p.err, "exit status after SIGTERM")
 	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 		t.Fatal("vigil did not stop after SIGTERM")
 	}
 	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
 	log.waitFor(t, "offline", func(m []paho.Message) bool { return lastOn(m, "vigil/cmdtest/available") == "offline" })
 
-	code, out, errOut = run("gallery", "list", "--gallery", gallery)
+	code, out, errOut := run("gallery", "list", "--gallery", gallery)
 	if code == exitOK {
 		assert.Contains(t, out, "John_Schneider")
 		assert.NotContains(t, out, "John_Salley")
@@ -453,10 +470,9 @@ func TestRunLoad(t *testing.T) {
 	}
 	dir := t.TempDir()
 	frames := filepath.Join(dir, "frames")
-	require.NoError(t, os.MkdirAll(frames, 0o755))
-	for i, p := range append(johnsPhotos(t, "John_Salley")[:4], johnsPhotos(t, "John_Schneider")[:4]...) {
-		b := sceneJPEG(t, loadPhoto(t, p), 640, 480, image.Rect(200, 150, 350, 300))
-		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%02d.jpg", i)), b, 0o644))
+	add := frameWriter(t, frames)
+	for _, p := range append(johnsPhotos(t, "John_Salley")[:4], johnsPhotos(t, "John_Schneider")[:4]...) {
+		add(sceneJPEG(t, loadPhoto(t, p), 640, 480, image.Rect(200, 150, 350, 300)))
 	}
 	b := mosquittotest.Start(t)
 	port := mosquittotest.FreePort(t)
@@ -472,21 +488,7 @@ cameras:
   - {name: c, source: %q, fps: 10, loop: true}
 log: {level: warn}
 `, b.URL(), filepath.Join(dir, "queue"), filepath.Join(dir, "gallery"), addr, frames, frames, frames)), 0o600))
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(exe, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), envRunMain+"=1")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	require.NoError(t, cmd.Start())
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("vigil log:\n%s", logs.String())
-		}
-		http.DefaultClient.CloseIdleConnections()
-	}()
+	startRun(t, cfg)
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {

@@ -6,14 +6,12 @@ import (
 	"image"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -38,19 +36,13 @@ func TestRunSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	gallery := filepath.Join(dir, "gallery")
 	salley, schneider := johnsPhotos(t, "John_Salley"), johnsPhotos(t, "John_Schneider")
-	code, out, errOut := run("enroll", "--gallery", gallery, "--largest", "John_Salley", salley[0])
-	require.Equal(t, exitOK, code, "enroll John_Salley: %s%s", out, errOut)
+	enrol(t, gallery, "John_Salley")
 
 	// 480x360 scenes at 10 fps: Salley on the left for 5 frames, 4 empty frames (the track
 	// ends), Schneider on the right for 5 frames, 4 empty frames; looped, so every pass
 	// starts new tracks.
 	frames := filepath.Join(dir, "frames")
-	require.NoError(t, os.MkdirAll(frames, 0o755))
-	n := 0
-	add := func(b []byte) {
-		require.NoError(t, os.WriteFile(filepath.Join(frames, fmt.Sprintf("%04d.jpg", n)), b, 0o644))
-		n++
-	}
+	add := frameWriter(t, frames)
 	empty := sceneJPEG(t, nil, 480, 360, image.Rectangle{})
 	for _, p := range []struct {
 		photo string
@@ -69,16 +61,7 @@ func TestRunSIGHUP(t *testing.T) {
 	left := func(e daemon.Event) bool { return e.Box[0]+e.Box[2]/2 < 240 }
 
 	b := mosquittotest.Start(t)
-	msgs := &mqttLog{}
-	sub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("sighup-sub").
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
-			msgs.mu.Lock()
-			msgs.msgs = append(msgs.msgs, m)
-			msgs.mu.Unlock()
-		}))
-	require.True(t, sub.Connect().WaitTimeout(30*time.Second))
-	defer sub.Disconnect(100)
-	require.True(t, sub.Subscribe("vigil/#", 1, nil).WaitTimeout(30*time.Second))
+	sub, msgs := subscribe(t, b.URL(), "sighup-sub", "vigil/#")
 
 	addr := fmt.Sprintf("127.0.0.1:%d", mosquittotest.FreePort(t))
 	cfg := filepath.Join(dir, "vigil.yaml")
@@ -98,38 +81,14 @@ log: {level: info}
 	// A distance no two photographs come within: everybody is "unknown" at first.
 	writeConfig(", distance: 0.001")
 
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(exe, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), envRunMain+"=1")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	p := startRun(t, cfg)
 	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
 		if t.Failed() {
-			t.Logf("vigil log:\n%s", logs.String())
 			for _, m := range msgs.snapshot() {
 				t.Logf("%s %s", m.Topic(), truncateForLog(m.Payload()))
 			}
 		}
-		http.DefaultClient.CloseIdleConnections()
 	}()
-	running := func() bool {
-		select {
-		case <-exited:
-			return false
-		default:
-			return true
-		}
-	}
 	healthy := func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
@@ -174,19 +133,19 @@ log: {level: info}
 					return true
 				}
 			}
-			return !running()
+			return !p.running()
 		}, 60*time.Second, 50*time.Millisecond, "waiting for %s", what)
-		require.True(t, running(), "vigil exited while waiting for %s", what)
+		require.True(t, p.running(), "vigil exited while waiting for %s", what)
 		return got
 	}
-	reloads := func() int { return strings.Count(logs.String(), `msg="reloaded thresholds and gallery"`) }
+	reloads := func() int { return strings.Count(p.logs.String(), `msg="reloaded thresholds and gallery"`) }
 	hup := func() {
 		t.Helper()
-		require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
 	}
 
-	require.Eventually(t, func() bool { return healthy() || !running() }, 60*time.Second, 100*time.Millisecond, "camera and MQTT up")
-	require.True(t, running(), "vigil exited at start")
+	require.Eventually(t, func() bool { return healthy() || !p.running() }, 60*time.Second, 100*time.Millisecond, "camera and MQTT up")
+	require.True(t, p.running(), "vigil exited at start")
 	seen("Salley's first track", 0, true, "")
 	seen("Schneider's first track", 0, false, "")
 	for _, e := range newEvents(0) {
@@ -197,11 +156,11 @@ log: {level: info}
 	writeConfig(", distanse: 0.5")
 	mark := lastSeq()
 	hup()
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "configuration not reloaded") || !running() },
+	require.Eventually(t, func() bool { return strings.Contains(p.logs.String(), "configuration not reloaded") || !p.running() },
 		60*time.Second, 50*time.Millisecond, "SIGHUP with an invalid file is logged")
-	require.True(t, running(), "vigil exited after SIGHUP with an invalid file")
+	require.True(t, p.running(), "vigil exited after SIGHUP with an invalid file")
 	var refused string
-	for _, line := range strings.Split(logs.String(), "\n") {
+	for _, line := range strings.Split(p.logs.String(), "\n") {
 		if strings.Contains(line, "configuration not reloaded") {
 			refused = line
 		}
@@ -223,8 +182,8 @@ log: {level: info}
 	writeConfig("")
 	mark = lastSeq()
 	hup()
-	require.Eventually(t, func() bool { return reloads() == 1 || !running() }, 60*time.Second, 50*time.Millisecond, "reload after a valid file")
-	require.True(t, running())
+	require.Eventually(t, func() bool { return reloads() == 1 || !p.running() }, 60*time.Second, 50*time.Millisecond, "reload after a valid file")
+	require.True(t, p.running())
 	e := seen("Salley recognised after the threshold change", mark, true, "John_Salley")
 	t.Logf("after the threshold change: %+v", e)
 	seen("Schneider's track after the threshold change", mark, false, "")
@@ -235,13 +194,12 @@ log: {level: info}
 	}
 
 	// 3. Schneider enrolled into the live gallery by another process, then SIGHUP.
-	code, out, errOut = run("enroll", "--gallery", gallery, "--largest", "John_Schneider", schneider[0])
-	require.Equal(t, exitOK, code, "enroll John_Schneider: %s%s", out, errOut)
+	enrol(t, gallery, "John_Schneider")
 	mark = lastSeq()
 	hup()
-	require.Eventually(t, func() bool { return reloads() == 2 || !running() }, 60*time.Second, 50*time.Millisecond, "reload after enrolment")
-	require.True(t, running())
-	assert.Contains(t, logs.String(), "names=John_Salley,John_Schneider")
+	require.Eventually(t, func() bool { return reloads() == 2 || !p.running() }, 60*time.Second, 50*time.Millisecond, "reload after enrolment")
+	require.True(t, p.running())
+	assert.Contains(t, p.logs.String(), "names=John_Salley,John_Schneider")
 	e = seen("Schneider recognised after the gallery reload", mark, false, "John_Schneider")
 	t.Logf("after the gallery reload: %+v", e)
 	seen("Salley still recognised", mark, true, "John_Salley")
@@ -252,9 +210,9 @@ log: {level: info}
 	savage, err := os.ReadFile(johnsPhotos(t, "John_Savage")[0])
 	require.NoError(t, err)
 	require.True(t, sub.Publish("vigil/hup/cmd/enrol/John_Savage", 1, false, savage).WaitTimeout(30*time.Second))
-	require.Eventually(t, func() bool { return lastOn(msgs.snapshot(), "vigil/hup/reply") != "" || !running() },
+	require.Eventually(t, func() bool { return lastOn(msgs.snapshot(), "vigil/hup/reply") != "" || !p.running() },
 		60*time.Second, 50*time.Millisecond, "reply to the enrol command")
-	require.True(t, running())
+	require.True(t, p.running())
 	var r daemon.CommandReply
 	require.NoError(t, json.Unmarshal([]byte(lastOn(msgs.snapshot(), "vigil/hup/reply")), &r))
 	require.True(t, r.OK, "enrol John_Savage over MQTT: %+v", r)
@@ -263,10 +221,10 @@ log: {level: info}
 	seen("Schneider recognised after an MQTT enrolment", mark, false, "John_Schneider")
 
 	// 5. SIGTERM stops cleanly.
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.Eventually(t, func() bool { return !running() }, 60*time.Second, 50*time.Millisecond, "vigil stops after SIGTERM")
-	assert.Equal(t, 0, cmd.ProcessState.ExitCode(), "exit status after SIGTERM: %v", cmd.ProcessState)
-	assert.Contains(t, logs.String(), `msg="vigil: stopping"`)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool { return !p.running() }, 60*time.Second, 50*time.Millisecond, "vigil stops after SIGTERM")
+	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "exit status after SIGTERM: %v", p.cmd.ProcessState)
+	assert.Contains(t, p.logs.String(), `msg="vigil: stopping"`)
 	require.Eventually(t, func() bool { return lastOn(msgs.snapshot(), "vigil/hup/available") == "offline" },
 		30*time.Second, 50*time.Millisecond, "availability offline after SIGTERM")
 }
