@@ -203,16 +203,22 @@ func BenchmarkConvDirect(b *testing.B) {
 	// with typical requantization parameters.
 	r := rand.New(rand.NewPCG(57, 58))
 	c := randDirectCase(r, 1, 1, 16, 12, 3)
-	for j := range c.q.Shift {
-		c.q.Shift[j] = 8
-	}
+	typicalShifts(r, c.q)
 	c.src = randInt8s(r, 17*963+16, -128, 127)
+	bsrc := make([]int8, len(c.src))
+	XorCopy(bsrc, c.src)
 	p := Pack(c.w, c.n, 36)
 	dst := make([]int8, 8*160*16)
 	for _, name := range Impls() {
 		b.Run(name, func(b *testing.B) {
 			defer SetImpl(name)()
 			benchOps(b, 2*float64(8*160*16*27), func() { ConvDirect(dst, 16, c.src, 8, 160, 2*963, 6, []int{0, 963, 2 * 963}, p, c.q) })
+		})
+		b.Run(name+"/biased", func(b *testing.B) {
+			defer SetImpl(name)()
+			benchOps(b, 2*float64(8*160*16*27), func() {
+				ConvDirectBiased(dst, 16, bsrc, 8, 160, 2*963, 6, []int{0, 963, 2 * 963}, p, c.q)
+			})
 		})
 	}
 }

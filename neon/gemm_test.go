@@ -218,6 +218,7 @@ func BenchmarkGemm(b *testing.B) {
 	for _, s := range benchShapes {
 		m, k, n := s[0], s[1], s[2]
 		c := randGemmCase(r, m, n, k)
+		typicalShifts(r, c.q)
 		c.lda, c.ldd = k, n
 		c.a = randInt8s(r, m*k, -128, 127)
 		p := Pack(c.w, n, k)

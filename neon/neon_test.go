@@ -53,3 +53,12 @@ func randRequant(r *rand.Rand, n int) *Requant {
 	}
 	return q
 }
+
+// typicalShifts gives every channel of q a shift in [5, 14], as real
+// layers have (multipliers of 2^-6 to 2^-15): the benchmarks then measure
+// the paths real layers take.
+func typicalShifts(r *rand.Rand, q *Requant) {
+	for j := range q.Shift {
+		q.Shift[j] = int32(5 + r.IntN(10))
+	}
+}

@@ -176,12 +176,27 @@ func BenchmarkDepthwise(b *testing.B) {
 		outH, outW := (h-1)/stride+1, (w-1)/stride+1
 		src, wts := randInt8s(r, h*w*c, -128, 127), randInt8s(r, 9*c, -127, 127)
 		q := randRequant(r, c)
+		typicalShifts(r, q)
 		dst := make([]int8, outH*outW*c)
+		// As the executor runs it: prepared, on rows padded and biased.
+		d := NewDepthwise3x3(wts, c, q)
+		hp, wp := (outH-1)*stride+3, (outW-1)*stride+3
+		padded := randInt8s(r, hp*wp*c, -128, 127)
 		for _, name := range Impls() {
 			b.Run(fmt.Sprintf("%dx%dx%d/s%d/%s", h, w, c, stride, name), func(b *testing.B) {
 				defer SetImpl(name)()
 				benchOps(b, 2*9*float64(outH*outW*c), func() {
 					DepthwiseConv3x3(dst, src, h, w, c, stride, 1, 1, outH, outW, 0, wts, q)
+				})
+			})
+			b.Run(fmt.Sprintf("%dx%dx%d/s%d/%s/prepared", h, w, c, stride, name), func(b *testing.B) {
+				defer SetImpl(name)()
+				benchOps(b, 2*9*float64(outH*outW*c), func() {
+					if d.Biased(stride, outW) {
+						d.ConvBiased(dst, padded, hp, wp, stride, outH, outW)
+					} else {
+						d.Conv(dst, padded, hp, wp, stride, 0, 0, outH, outW, 0)
+					}
 				})
 			})
 		}
