@@ -790,7 +790,43 @@ func archDepthwiseBorders(dst, src []int8, h, w, c, stride, padTop, padLeft, out
 		do := (oy*outW + x0) * c
 		archDepthwiseWide(dst[do:do+n*c], strip[:3*sw*c], sw, c, stride, 0, 0, n, 0, 1, 0, n, nil, nil, prep, false)
 	}
+	// columns computes output pixels [x0, x0+n) of every interior row in
+	// one pass, from a narrow padded copy of the input columns they read
+	// (all rows: the interior rows' windows are inside vertically), or
+	// reports false when that copy does not fit.
+	columns := func(x0, n int) bool {
+		nw := (n-1)*stride + 3 // narrow image width in pixels
+		rows := (oyB-oyA-1)*stride + 3
+		if rows*nw*c > dwStripMax {
+			return false
+		}
+		ix0 := x0*stride - padLeft
+		a, b := max(ix0, 0), min(ix0+nw, w) // input columns inside
+		for r := range rows {
+			row := strip[r*nw*c : (r+1)*nw*c]
+			iy := oyA*stride - padTop + r
+			if a >= b {
+				fill(row, padValue)
+				continue
+			}
+			fill(row[:(a-ix0)*c], padValue)
+			copy(row[(a-ix0)*c:(b-ix0)*c], src[(iy*w+a)*c:(iy*w+b)*c])
+			fill(row[(b-ix0)*c:], padValue)
+		}
+		do := (oyA*outW + x0) * c
+		archDepthwiseWide(dst[do:], strip[:rows*nw*c], nw, c, stride, 0, 0, outW, 0, oyB-oyA, 0, n, nil, nil, prep, false)
+		return true
+	}
 	whole := outW / px * px
+	left, right := 0, 0 // pixels of every interior row done by columns
+	if oxA > 0 && columns(0, min((oxA+px-1)/px*px, whole)) {
+		left = oxA
+	}
+	if oxW < outW {
+		if n := min((outW-oxW+px-1)/px*px, whole); columns(outW-n, n) {
+			right = outW - oxW
+		}
+	}
 	for oy := range outH {
 		if oy < oyA || oy >= oyB {
 			piece(oy, 0, whole)
@@ -799,10 +835,10 @@ func archDepthwiseBorders(dst, src []int8, h, w, c, stride, padTop, padLeft, out
 			}
 			continue
 		}
-		if oxA > 0 {
+		if oxA > left {
 			piece(oy, 0, min((oxA+px-1)/px*px, whole))
 		}
-		if oxW < outW {
+		if outW-oxW > right {
 			n := min((outW-oxW+px-1)/px*px, whole)
 			piece(oy, outW-n, n)
 		}
