@@ -1,6 +1,6 @@
 // Package neon holds vigil's int8 compute kernels: GEMM with a fused
 // requantization epilogue (convolutions through im2col, or directly for 1x1,
-// and fully connected layers), depthwise 3x3 convolution, requantization,
+// and fully connected layers), direct convolution for small-channel inputs, depthwise 3x3 convolution, requantization,
 // elementwise add and pooling. Tensors are NHWC flat slices; activations are
 // int8 asymmetric per tensor, weights int8 symmetric per output channel in
 // [-127, 127] (every kernel is also exact for -128).
@@ -25,9 +25,18 @@
 //     returns the raw int32 accumulators. Gemm is safe for concurrent use on
 //     disjoint row ranges: a multi-threaded executor splits M across
 //     goroutines and gets exactly the bytes of one thread.
+//   - ConvDirect: a convolution without im2col, each output pixel reading
+//     its window from a list of tap offsets (a small-channel input's window
+//     rows, or one tap's channels); ConvDirectBiased reads a source biased by
+//     XorCopy (activation XOR 0x80), natively where DirectBiased says so.
 //   - DepthwiseConv3x3 (SIMD, stride 1 or 2) and DepthwiseConv (any window,
-//     DWGeom; 3x3 goes to the SIMD path), RequantizeInt8 and AddInt8 (with
+//     DWGeom; 3x3 goes to the SIMD path); Depthwise3x3 (NewDepthwise3x3)
+//     prepares a layer's weights and Requant once and runs Conv, or
+//     ConvBiased on pre-padded biased rows; RequantizeInt8 and AddInt8 (with
 //     AddMultipliers; SIMD), MaxPoolInt8 and AvgPoolInt8 (with Pool; Go).
+//   - Requant.Prepare keeps the per-panel epilogue parameters the kernels
+//     would otherwise rebuild on every call (the Requant must not change
+//     afterwards).
 //   - Impl names the implementation chosen at start-up (vigil bench prints
 //     it); Impls lists those this CPU can run; SetImpl switches, for tests
 //     and benchmarks.
@@ -39,7 +48,8 @@
 //	arm64-sdot        Armv8.2 dot product (Pi 5 Cortex-A76, Jetson Orin A78AE): cpu.ARM64.HasASIMDDP
 //	arm64-smull       Armv8.0 (Pi 4 Cortex-A72): SMULL/SMULL2 (+SMLAL/SMLAL2) into int16, SADALP into int32
 //	amd64-avx512vnni  VPDPBUSD on ZMM, two panels at once, activations biased by XOR 0x80
-//	                  (undone with -128*RowSum); AVX-512 epilogue and depthwise; AVX2 add
+//	                  (undone with -128*RowSum); fast epilogue fused into the tiles; with
+//	                  VBMI and BW: wide depthwise, AVX-512 add (else the AVX2 ones)
 //	amd64-avxvnni     VEX VPDPBUSD on YMM (Alder Lake and later client cores, N100 mini PCs), same bias
 //	amd64-avx2        VPMOVSXBW + VPMADDWD (VPMADDUBSW would saturate int16: 255*127*2 > 32767)
 //	generic           pure Go: other architectures (armv7 included) and the purego tag
@@ -54,6 +64,21 @@
 // on both architectures (SMULL+SADDW and VPUNPCKLBW+VPMADDWD for the
 // depthwise taps), max pooling takes VPMAXSB/SMAX over the channels;
 // average pooling is Go.
+//
+// The fast epilogue (AVX-512, every shift r of a panel in [1, 22], which
+// real layers' multipliers below 1/2 give; the full one otherwise) folds
+// Requantize's two roundings and the zero point into one 64-bit add and
+// arithmetic shift, floor((acc*mult + 2^30 + 2^(30+r) + zp*2^(31+r)) /
+// 2^(31+r)): floor divisions compose, so the bytes are Requantize's. The
+// two-panel and one-panel VNNI kernels apply it in registers (bias in the
+// initial accumulators, four rows narrowed by VPACKSSDW/VPACKSSWB, or
+// masked VPMOVSDB for partial panels), a block of rows at a time. The wide
+// depthwise transposes four taps' bytes into dwords (VPUNPCK) so that one
+// VPDPBUSD adds four taps of 64 outputs (64 channels of a pixel, or 2-4
+// pixels of 32 or 16 channels), with parameters prepared once and 64-byte
+// aligned. ConvDirect's VNNI kernel broadcasts each 4-byte group of a tap
+// straight from the (padded, biased) source: the first layer of a
+// detector and dilated small-channel layers need no im2col.
 //
 // Forcing a fallback: build with -tags purego (pure Go everywhere), or at run
 // time GODEBUG=cpu.asimddp=off (arm64-smull instead of SDOT),
@@ -115,29 +140,44 @@
 //
 // # Measured on the development machine (x86-64)
 //
-// go test -bench . ./neon/ on a shared 2-vCPU Xeon with AVX-512 VNNI, one
-// thread, medians of 3; cpu-GOP/s divides by the thread's CPU time because
-// the machine was loaded (wall-clock GOP/s were 1.5-4x lower, with similar
-// ratios). Gemm includes the fused epilogue; M x K x N:
+// go test -bench . ./neon/ on a shared 2-vCPU Xeon (Sapphire Rapids class,
+// AVX-512 VNNI and VBMI), one thread, medians of 3; cpu-GOP/s divides by
+// the thread's CPU time because the machine was loaded (wall-clock GOP/s
+// were up to 2x lower). Requantization shifts are real layers' (5 to 14).
+// Gemm includes the fused epilogue; M x K x N:
 //
-//	shape (M x K x N)   avx512vnni  avx2   generic  (cpu-GOP/s; ratio vnni/generic, avx2/generic)
-//	64 x 576 x 64          271       58     1.7    164x  35x
-//	1024 x 288 x 32        269       64     2.1    131x  31x
-//	4096 x 27 x 16          69       30     1.4     48x  21x
-//	256 x 1152 x 128       270       60     1.7    163x  36x
-//	4800 x 32 x 64          98       33     1.6     63x  21x
-//	1200 x 64 x 128        129       39     1.3     98x  30x
-//	300 x 128 x 256        162       39     1.7     98x  23x
+//	shape (M x K x N)   avx512vnni  (before the fast/fused epilogue)  avx2   generic  (cpu-GOP/s)
+//	64 x 576 x 64          406        271                             58     1.7
+//	1024 x 288 x 32        411        269                             64     2.1
+//	4096 x 27 x 16         115         69                             30     1.4
+//	256 x 1152 x 128       422        270                             60     1.7
+//	4800 x 32 x 64         224         98                             33     1.6
+//	1200 x 64 x 128        302        129                             39     1.3
+//	300 x 128 x 256        293        162                             39     1.7
 //
-// DepthwiseConv3x3 (120x160x32 s1, 60x80x64 s2, 30x40x128 s1): 8.5-14
-// cpu-GOP/s with AVX-512, 6.7-11 with AVX2, 0.8 generic (11-19x, 8-14x).
-// AddInt8: 0.5-0.6 G elements/s against 0.09 (6x). Allocations: zero
-// everywhere (tested).
+// (avx2 and generic columns as measured before; those kernels did not
+// change.) Depthwise 3x3 prepared on padded biased rows (the executor's
+// way), 120x160x32 s1, 60x80x64 s2, 30x40x128 s1: 43, 66, 43 cpu-GOP/s with
+// AVX-512 (wide kernel), 15-20 with AVX2, about 1 generic. ConvDirect on
+// UltraFace's first layer (3x3 s2 over RGB, 16 channels): 119 cpu-GOP/s
+// biased, 77 unbiased, 8-15 AVX2/AVX-VNNI, 1 generic. AddInt8: 1.2-1.6
+// G elements/s (AVX-512) against 0.6 (AVX2) and 0.09 (generic).
+// Allocations: zero everywhere (tested).
+//
+// End to end, vigil bench (interleaved runs, so every engine starts from
+// cold caches), UltraFace RFB-320 at 320x240, one thread: int8 1.6-2.7 ms
+// against ONNX Runtime 1.30 float32's 3.0-5.2 ms in the same runs, 1.8-2.0x
+// (before this work: 4.8 ms, 0.86x); OpenCV DNN 4.6 is 5.8-6.7x slower than
+// vigil int8. face-recognition 4.0 ms (4.2 before), tiny-face 4.3 ms (11.3
+// before). The rest of UltraFace's time is requantization arithmetic (two
+// 32x32->64 multiplies and a variable shift per 16 outputs) rather than
+// multiply-adds: its layers have few channels.
 //
 // amd64-avxvnni (also selectable here, with GODEBUG=cpu.avx512f=off): 158,
-// 46 and 52 cpu-GOP/s on 64x576x64, 4096x27x16 and 4800x32x64.
+// 46 and 52 cpu-GOP/s on 64x576x64, 4096x27x16 and 4800x32x64 (measured
+// before; unchanged).
 //
-// Short K (27, 32) is bound by per-tile overhead (the K%4 tail words, the
-// epilogue) rather than by VPDPBUSD. The 8x target over the pure-Go
-// reference holds for every shape and every x86 path.
+// Short K (27, 32) is bound by per-row epilogue work rather than by
+// VPDPBUSD. The 8x target over the pure-Go reference holds for every
+// shape and every x86 path.
 package neon
