@@ -463,17 +463,23 @@ func move8(dst []int8, do int, src []int8, so, n int) {
 	copy(dst[do:do+n], src[so:so+n])
 }
 
-// fill8 sets every byte of b to v: a loop for the short pieces of im2col,
-// doubling copies (memmove, vectorised) for whole padded rows.
+// fill8 sets every byte of b to v: 8 bytes a store for the short pieces
+// of im2col and of the padded copies (a pixel's channels), then doubling
+// copies (memmove, vectorised) past 256 bytes, for whole padded rows.
 func fill8(b []int8, v int8) {
-	if len(b) < 64 {
+	if len(b) < 8 {
 		for i := range b {
 			b[i] = v
 		}
 		return
 	}
-	b[0] = v
-	for n := 1; n < len(b); n *= 2 {
+	w := [8]int8{v, v, v, v, v, v, v, v}
+	n := min(len(b), 256) &^ 7
+	for i := 0; i < n; i += 8 {
+		*(*[8]int8)(b[i : i+8]) = w
+	}
+	*(*[8]int8)(b[len(b)-8:]) = w // the tail, overlapping
+	for ; n < len(b); n *= 2 {
 		copy(b[n:], b[:n])
 	}
 }

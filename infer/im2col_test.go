@@ -320,7 +320,7 @@ func TestSoftmaxPairs(t *testing.T) {
 }
 
 func TestFill8(t *testing.T) {
-	for n := range 300 {
+	for n := range 1100 {
 		b := make([]int8, n+2)
 		fill8(b[1:n+1], -5)
 		for i, v := range b {
