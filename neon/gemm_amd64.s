@@ -2833,3 +2833,77 @@ dws2b_unit:
 dws2b_done:
 	VZEROUPPER
 	RET
+
+// ADD16E is ADD16 with input A's rescale a shift (addAVX512E).
+#define ADD16E(off, OUT) \
+	VPMOVSXBD off(SI), Z0 \
+	VPSUBD    Z16, Z0, Z0 \
+	VPSLLD    $19, Z0, Z0 \
+	VPMOVSXBD off(DX), Z1 \
+	VPSUBD    Z17, Z1, Z1 \
+	VPSLLD    X13, Z1, Z1 \
+	REQU(Z1, Z19, Z22, X26, X27) \
+	VPADDD    Z1, Z0, OUT \
+	REQU(OUT, Z20, Z23, X28, X29)
+
+// func addAVX512E(dst, a, b *int8, n int, f *addFast)
+//
+// addAVX512 with input A rescaled by (a-zpA) << 19 (its multiplier is 1/2,
+// shift 0: Requantize((a-zpA) << 20, 1<<30, 0) is exactly that).
+//
+// (addAVX512:)
+//
+// n (a multiple of 64) elements of AddInt8, every requantization through
+// the fast epilogue; four blocks of 16 are narrowed by VPACKSSDW and
+// VPACKSSWB, put back in order by VPERMB and clamped as bytes.
+TEXT ·addAVX512E(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ f+32(FP), R8
+	VPBROADCASTD 0(R8), Z16
+	VPBROADCASTD 4(R8), Z17
+	VPBROADCASTD 8(R8), Z18
+	VPBROADCASTD 12(R8), Z19
+	VPBROADCASTD 16(R8), Z20
+	VPBROADCASTB 20(R8), Z30
+	VPBROADCASTB 21(R8), Z31
+	VPBROADCASTQ 24(R8), Z21
+	VPBROADCASTQ 32(R8), Z22
+	VPBROADCASTQ 40(R8), Z23
+	VMOVQ        48(R8), X24
+	VMOVQ        56(R8), X25
+	VMOVQ        64(R8), X26
+	VMOVQ        72(R8), X27
+	VMOVQ        80(R8), X28
+	VMOVQ        88(R8), X29
+	VMOVQ        96(R8), X12
+	VMOVQ        104(R8), X13
+	VMOVDQU8     ·addPerm(SB), Z15
+	MOVL         $0xAAAA, AX
+	KMOVW        AX, K2
+
+add512e_loop:
+	TESTQ CX, CX
+	JZ    add512e_done
+	ADD16E(0, Z6)
+	ADD16E(16, Z7)
+	ADD16E(32, Z8)
+	ADD16E(48, Z9)
+	VPACKSSDW Z7, Z6, Z6
+	VPACKSSDW Z9, Z8, Z8
+	VPACKSSWB Z8, Z6, Z6
+	VPERMB    Z6, Z15, Z6
+	VPMAXSB   Z30, Z6, Z6
+	VPMINSB   Z31, Z6, Z6
+	VMOVDQU8  Z6, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $64, CX
+	JMP  add512e_loop
+
+add512e_done:
+	VZEROUPPER
+	RET

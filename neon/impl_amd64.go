@@ -332,10 +332,22 @@ func requantizeAVX2(dst, src *int8, n int, e *epi)
 func archAdd(dst, a, b []int8, zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut int32, lo, hi int8) int {
 	done := 0 // elements done by addAVX512
 	if n64 := len(a) &^ 63; n64 > 0 && cur.id == idVNNI512 && cpu.X86.HasAVX512VBMI && cpu.X86.HasAVX512BW && fastAdd {
+		// The input of the larger scale has multiplier exactly 1/2: its
+		// rescale is (v-zp) << 19 (floor(v*2^19 + 1/2) of an integer), which
+		// addAVX512E takes for input A. The sum commutes: put it first.
+		exact := func(m, s int32) bool { return m == 1<<30 && s == 0 }
+		fa, fb, zA, mA, sA, zB, mB, sB := a, b, zpA, multA, shiftA, zpB, multB, shiftB
+		if !exact(mA, sA) && exact(mB, sB) {
+			fa, fb, zA, mA, sA, zB, mB, sB = b, a, zpB, multB, shiftB, zpA, multA, shiftA
+		}
 		var f addFast
-		if f.set(zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, shiftOut, lo, hi) {
-			_, _ = dst[n64-1], b[n64-1]
-			addAVX512(&dst[0], &a[0], &b[0], n64, &f)
+		if f.set(zA, mA, sA, zB, mB, sB, zpOut, multOut, shiftOut, lo, hi) {
+			_, _, _ = dst[n64-1], fa[n64-1], fb[n64-1]
+			if exact(mA, sA) {
+				addAVX512E(&dst[0], &fa[0], &fb[0], n64, &f)
+			} else {
+				addAVX512(&dst[0], &fa[0], &fb[0], n64, &f)
+			}
 			done = n64
 			dst, a, b = dst[n64:], a[n64:], b[n64:]
 		}
@@ -681,6 +693,12 @@ func (f *addFast) set(zpA, multA, shiftA, zpB, multB, shiftB, zpOut, multOut, sh
 
 //go:noescape
 func addAVX512(dst, a, b *int8, n int, f *addFast)
+
+// addAVX512E is addAVX512 for an input A of multiplier 1/2 (shift 0),
+// rescaled by a shift alone.
+//
+//go:noescape
+func addAVX512E(dst, a, b *int8, n int, f *addFast)
 
 //go:noescape
 func gemmVNNI512x2Fused(accA, accB *[tileM * panelN]int32, a *int8, lda, rows, groups int, w *int8, pstride int, init *int32, tail *[tileM]uint32, dst *int8, ldd int, initF *int32, eA, eB *epi)
