@@ -430,6 +430,11 @@ func TestQuantizeAVX512Ties(t *testing.T) {
 			}
 		}
 	}
+	// A NaN stops the kernel before its block (the caller's Go loop does it).
+	nan := make([]float32, 64)
+	nan[37] = float32(math.NaN())
+	nd := make([]int8, 64)
+	assert.Equal(t, 32, quantizeAVX512(&nd[0], &nan[0], 64, 1, 0))
 	ones := make([]float32, 16)
 	for i := range ones {
 		ones[i] = []float32{1, -1}[i%2]
