@@ -42,7 +42,7 @@ func TestIm2colQ(t *testing.T) {
 		g := convGeom{n: 1 + r.IntN(2), h: 1 + r.IntN(9), w: 1 + r.IntN(9), kh: 1 + r.IntN(4), kw: 1 + r.IntN(4),
 			sh: 1 + r.IntN(3), sw: 1 + r.IntN(3)}
 		groups := 1 + r.IntN(3)
-		cn := []int{1, 2, 3, 5, 8, 16, 17}[r.IntN(7)]
+		cn := []int{1, 2, 3, 5, 8, 16, 17, 40, 64, 100, 200}[r.IntN(11)]
 		g.c = groups * cn
 		g.dil = r.IntN(4)
 		d := max(g.dil, 1)
