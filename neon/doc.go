@@ -160,16 +160,18 @@
 // way), 120x160x32 s1, 60x80x64 s2, 30x40x128 s1: 43, 66, 43 cpu-GOP/s with
 // AVX-512 (wide kernel), 15-20 with AVX2, about 1 generic. ConvDirect on
 // UltraFace's first layer (3x3 s2 over RGB, 16 channels): 119 cpu-GOP/s
-// biased, 77 unbiased, 8-15 AVX2/AVX-VNNI, 1 generic. AddInt8: 1.2-1.6
-// G elements/s (AVX-512) against 0.6 (AVX2) and 0.09 (generic).
+// biased, 77 unbiased, 8-15 AVX2/AVX-VNNI, 1 generic. AddInt8: 2.6 G
+// elements/s (AVX-512, the larger-scale input rescaled by a shift) against
+// 0.6 (AVX2) and 0.09 (generic).
 // Allocations: zero everywhere (tested).
 //
 // End to end, vigil bench (interleaved runs, so every engine starts from
-// cold caches), UltraFace RFB-320 at 320x240, one thread: int8 1.6-2.7 ms
-// against ONNX Runtime 1.30 float32's 3.0-5.2 ms in the same runs, 1.8-2.0x
-// (before this work: 4.8 ms, 0.86x); OpenCV DNN 4.6 is 5.8-6.7x slower than
-// vigil int8. face-recognition 4.0 ms (4.2 before), tiny-face 4.3 ms (11.3
-// before). The rest of UltraFace's time is requantization arithmetic (two
+// cold caches), UltraFace RFB-320 at 320x240, one thread: int8 1.5-2.0 ms
+// against ONNX Runtime 1.30 float32's 2.8-3.9 ms in the same runs, 1.85-2.0x
+// (before this work, measured alongside: 3.0-4.3 ms, 0.86-0.93x); OpenCV DNN
+// 4.6 is 5.3-6.8x slower than vigil int8 (2.6-2.8x before). tiny-face
+// 4.3-5.5 ms (9.3-11.7 before), face-recognition within noise of before in
+// vigil bench and 8% faster in CPU time. The rest of UltraFace's time is requantization arithmetic (two
 // 32x32->64 multiplies and a variable shift per 16 outputs) rather than
 // multiply-adds: its layers have few channels.
 //
