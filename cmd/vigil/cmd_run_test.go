@@ -540,7 +540,9 @@ log: {level: warn}
 	t.Logf("load: 3 cameras x 10 fps for %.1f s: %.1f frames/s processed, %.1f frames/s dropped (%.0f frames, %.0f dropped), %.0f events; goroutines %.0f -> %.0f; RSS %.1f -> %.1f MiB (%+.1f%%); Go heap in use %.1f -> %.1f MiB",
 		el, (f1-f0)/el, (d1-d0)/el, f1-f0, d1-d0, ev, g0, g1, rss0/(1<<20), rss1/(1<<20), 100*(rss1-rss0)/rss0, heap0/(1<<20), heap1/(1<<20))
 	assert.Greater(t, f1, f0, "frames keep flowing")
-	assert.Equal(t, g0, g1, "no goroutine leak in the steady state")
+	// A leak grows the count; one fewer at the end is a transient goroutine (an HTTP
+	// connection of the health poll, an on-demand preview encode) that had not yet ended.
+	assert.LessOrEqual(t, g1, g0, "no goroutine leak in the steady state")
 	if soak {
 		assert.Less(t, (rss1-rss0)/rss0, 0.05, "RSS growth after warm-up must stay under 5%")
 	}
