@@ -291,22 +291,7 @@ func (l *convQ) directRows(in, out []int8, lo, hi int, scratch []int8) {
 		oy1 := min(g.oh, oy0+min(hi-r, d.chunk))
 		rows := (oy1-oy0-1)*g.sh + (g.kh-1)*dil + 1
 		buf := scratch[:d.bufLen(&g, oy1-oy0)]
-		for pr := range rows {
-			row := buf[pr*d.wp*c : (pr+1)*d.wp*c]
-			iy := oy0*g.sh - g.pt + pr
-			if iy < 0 || iy >= g.h {
-				fill8(row, pad)
-				continue
-			}
-			fill8(row[:pl*c], pad)
-			o := (n*g.h + iy) * g.w * c
-			if biased {
-				neon.XorCopy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
-			} else {
-				copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
-			}
-			fill8(row[(pl+cols)*c:], pad)
-		}
+		padRows(buf, in, &g, n, oy0*g.sh-g.pt, rows, d.wp, pl, cols, c, pad, biased)
 		fill8(buf[rows*d.wp*c:], pad)
 		dst := out[((n*g.oh+oy0)*g.ow)*g.oc : ((n*g.oh+oy1)*g.ow)*g.oc]
 		if biased {
@@ -522,22 +507,7 @@ func (l *convQ) depthwisePadded(in, out []int8, lo, hi int, scratch []int8) {
 		oy1 := min(g.oh, oy0+(hi-r))
 		rows := (oy1-oy0-1)*g.sh + 3
 		buf := scratch[:rows*wp*c]
-		for pr := range rows {
-			row := buf[pr*wp*c : (pr+1)*wp*c]
-			iy := oy0*g.sh - g.pt + pr
-			if iy < 0 || iy >= g.h {
-				fill8(row, pad)
-				continue
-			}
-			fill8(row[:pl*c], pad)
-			o := (n*g.h + iy) * g.w * c
-			if biased {
-				neon.XorCopy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
-			} else {
-				copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
-			}
-			fill8(row[(pl+cols)*c:], pad)
-		}
+		padRows(buf, in, &g, n, oy0*g.sh-g.pt, rows, wp, pl, cols, c, pad, biased)
 		dst := out[((n*g.oh+oy0)*g.ow)*c : ((n*g.oh+oy1)*g.ow)*c]
 		if biased {
 			l.dw3p.ConvBiased(dst, buf, rows, wp, g.sh, oy1-oy0, g.ow)
@@ -614,5 +584,28 @@ func (l *convQ) depthwise(in, out []int8, lo, hi int, acc32 []int32) {
 				o[j] = int8(min(max(v, int64(q.Min)), int64(q.Max)))
 			}
 		}
+	}
+}
+
+// padRows writes rows input rows of image n, from input row iy0, into buf
+// as padded rows of wp pixels: pl pixels of pad, the cols pixels of the
+// row (XOR 0x80 when biased), pad to the end; rows outside the image are
+// all pad.
+func padRows(buf, in []int8, g *convGeom, n, iy0, rows, wp, pl, cols, c int, pad int8, biased bool) {
+	for pr := range rows {
+		row := buf[pr*wp*c : (pr+1)*wp*c]
+		iy := iy0 + pr
+		if iy < 0 || iy >= g.h {
+			fill8(row, pad)
+			continue
+		}
+		fill8(row[:pl*c], pad)
+		o := (n*g.h + iy) * g.w * c
+		if biased {
+			neon.XorCopy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+		} else {
+			copy(row[pl*c:(pl+cols)*c], in[o:o+cols*c])
+		}
+		fill8(row[(pl+cols)*c:], pad)
 	}
 }
